@@ -1,0 +1,197 @@
+"""Multi-head attention (Vaswani et al. 2017, section 3.2).
+
+    MultiHead(Q, K, V) = Concat(head_1, ..., head_N) W_O
+    head_i = Attention(Q W_Q_i, K W_K_i, V W_V_i)
+    Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V
+
+The per-head projections of all N heads are held in one kernel each, of
+shape (D, N, H); "concatenate the heads and project by W_O" is one einsum
+over the kernel (N, H, D). The softmax itself is `keras.ops.dot_product_attention`.
+
+Shapes: B batch, T query length, S key length, D hidden_dim, N num_heads,
+H head_dim (the paper's d_k = d_v = D / N).
+"""
+
+import math
+
+import keras
+from keras import ops
+
+
+class MultiHeadAttention(keras.layers.Layer):
+    """Multi-head attention with masks and a fixed-size key/value cache.
+
+    Serves as self attention (`query` and `value` the same sequence), causal
+    self attention (pass a causal `attention_mask`) and cross attention
+    (`value` is the encoder output). The weights have the same shapes as
+    `keras.layers.MultiHeadAttention`, so weights copy across one to one.
+
+    For incremental decoding the layer reads and writes a cache of shape
+    `(B, 2, S, N, H)` (keys at index 0, values at index 1) allocated once at
+    its final length `S`, so that shapes never grow inside an XLA loop:
+    `cache_update_index` says where the keys and values of the `T` new
+    positions are written.
+
+    Args:
+        num_heads: int. Number of heads N.
+        head_dim: int. Size H of each head; `hidden_dim / num_heads` usually.
+        dropout: float. Dropout on the attention probabilities.
+        use_bias: bool. Whether the projections have biases.
+        kernel_initializer: initializer of the projection kernels.
+        bias_initializer: initializer of the projection biases.
+
+    Call arguments:
+        query: `(B, T, D)`.
+        value: `(B, S, D)`, the sequence attended over; keys are computed
+            from it too. Defaults to `query` (self attention).
+        attention_mask: bool, broadcastable to `(B, T, S)`; True = attend.
+        cache: optional `(B, 2, S, N, H)` key/value cache.
+        cache_update_index: int or scalar tensor. With a cache: the position
+            where the keys/values of `value` are written. None means the
+            cache is complete (cross attention over a cached encoder output)
+            and `value` is not used.
+        training: bool, whether dropout is active.
+
+    Returns:
+        `(B, T, D)`, or `((B, T, D), cache)` when a cache was given.
+
+    Example:
+
+    >>> attention = MultiHeadAttention(num_heads=2, head_dim=4)
+    >>> x = np.random.rand(1, 5, 8).astype("float32")
+    >>> attention(x).shape
+    (1, 5, 8)
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        head_dim,
+        dropout=0.0,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.head_dim = head_dim
+        self.dropout = dropout
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def _projection(self, equation, output_shape, bias_axes, name):
+        return keras.layers.EinsumDense(
+            equation,
+            output_shape=output_shape,
+            bias_axes=bias_axes if self.use_bias else None,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def build(self, query_shape):
+        # Queries, keys and values share the width D in every zoo model.
+        hidden_dim = query_shape[-1]
+        heads = (None, self.num_heads, self.head_dim)
+        # W_Q, W_K, W_V: (D, N, H), one slice per head.
+        self.w_q = self._projection("btd,dnh->btnh", heads, "nh", "query")
+        self.w_k = self._projection("bsd,dnh->bsnh", heads, "nh", "key")
+        self.w_v = self._projection("bsd,dnh->bsnh", heads, "nh", "value")
+        # W_O: (N, H, D), concatenates the heads and projects back to D.
+        self.w_o = self._projection(
+            "btnh,nhd->btd", (None, hidden_dim), "d", "attention_output"
+        )
+        self.w_q.build(query_shape)
+        self.w_k.build(query_shape)
+        self.w_v.build(query_shape)
+        self.w_o.build((None, None, self.num_heads, self.head_dim))
+        self.dropout_layer = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy
+        )
+
+    def project_key_value(self, value):
+        """Keys and values of `value` (B, S, D), stacked: (B, 2, S, N, H)."""
+        key = self.w_k(value)  # (B, S, N, H)
+        value = self.w_v(value)  # (B, S, N, H)
+        return ops.stack([key, value], axis=1)  # (B, 2, S, N, H)
+
+    def call(
+        self,
+        query,
+        value=None,
+        attention_mask=None,
+        cache=None,
+        cache_update_index=None,
+        training=None,
+    ):
+        value = query if value is None else value
+        q = self.w_q(query)  # (B, T, N, H)
+
+        if cache is None:
+            if cache_update_index is not None:
+                raise ValueError(
+                    "`cache_update_index` was given without a `cache`. Pass "
+                    "both (incremental decoding) or neither."
+                )
+            k = self.w_k(value)  # (B, S, N, H)
+            v = self.w_v(value)  # (B, S, N, H)
+        else:
+            if cache_update_index is not None:
+                # Write the new positions' keys and values in place.
+                update = self.project_key_value(value)  # (B, 2, T, N, H)
+                start = [0, 0, cache_update_index, 0, 0]
+                cache = ops.slice_update(cache, start, update)
+            k, v = cache[:, 0], cache[:, 1]  # (B, S, N, H) each
+
+        if attention_mask is not None:
+            attention_mask = ops.cast(attention_mask, "bool")
+            attention_mask = ops.expand_dims(attention_mask, axis=1)  # heads
+        output = self._attention(q, k, v, attention_mask, training)
+        output = self.w_o(output)  # (B, T, D)
+        return output if cache is None else (output, cache)
+
+    def _attention(self, q, k, v, mask, training):
+        """softmax(Q K^T / sqrt(H)) V, with `mask` (B, 1, T, S) or None."""
+        scale = 1.0 / math.sqrt(self.head_dim)
+        if not (training and self.dropout > 0):
+            return ops.dot_product_attention(q, k, v, mask=mask, scale=scale)
+        # Dropout on the attention probabilities needs the probabilities,
+        # which the fused op does not expose; this path runs in training only.
+        logits = ops.einsum("btnh,bsnh->bnts", q, k) * scale  # (B, N, T, S)
+        logits = ops.cast(logits, "float32")
+        if mask is not None:
+            logits = ops.where(mask, logits, -1e9)
+        probs = ops.softmax(logits, axis=-1)  # (B, N, T, S)
+        probs = self.dropout_layer(ops.cast(probs, v.dtype), training=training)
+        return ops.einsum("bnts,bsnh->btnh", probs, v)  # (B, T, N, H)
+
+    def compute_output_shape(self, query_shape):
+        return query_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "head_dim": self.head_dim,
+                "dropout": self.dropout,
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(
+                    self.bias_initializer
+                ),
+            }
+        )
+        return config
+
+
+def clone_initializer(initializer):
+    """A fresh copy, so that layers sharing a config do not share seeds."""
+    if isinstance(initializer, keras.initializers.Initializer):
+        return initializer.__class__.from_config(initializer.get_config())
+    return initializer

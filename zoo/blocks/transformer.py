@@ -1,0 +1,315 @@
+"""Encoder and decoder blocks (Vaswani et al. 2017, section 3.1).
+
+Each sub-layer (attention or feed-forward) is wrapped in a residual
+connection with layer normalization, in one of two placements:
+
+    post-LN (the paper, BERT):  x = LayerNorm(x + Dropout(Sublayer(x)))
+    pre-LN  (GPT-2):            x = x + Dropout(Sublayer(LayerNorm(x)))
+
+`norm_first=True` selects pre-LN. A pre-LN stack needs one more LayerNorm
+after its last block; the models add it.
+
+Shapes: B batch, T decoder (query) length, S encoder (key) length,
+D hidden_dim, N num_heads, H head_dim.
+"""
+
+import keras
+
+from zoo.blocks.attention import MultiHeadAttention
+from zoo.blocks.feed_forward import FeedForward
+from zoo.blocks.masks import causal_attention_mask
+from zoo.blocks.masks import merge_masks
+from zoo.blocks.masks import padding_attention_mask
+
+
+class _Block(keras.layers.Layer):
+    """What encoder and decoder blocks share: arguments and sub-layers."""
+
+    def __init__(
+        self,
+        num_heads,
+        intermediate_dim,
+        dropout=0.0,
+        attention_dropout=None,
+        activation="relu",
+        layer_norm_epsilon=1e-5,
+        norm_first=False,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.attention_dropout = (
+            dropout if attention_dropout is None else attention_dropout
+        )
+        self.activation = activation
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.norm_first = norm_first
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def _attention(self, hidden_dim, inputs_shape, name):
+        if hidden_dim % self.num_heads:
+            raise ValueError(
+                f"hidden_dim {hidden_dim} is not divisible by num_heads "
+                f"{self.num_heads}."
+            )
+        attention = MultiHeadAttention(
+            num_heads=self.num_heads,
+            head_dim=hidden_dim // self.num_heads,
+            dropout=self.attention_dropout,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+        attention.build(inputs_shape)
+        return attention
+
+    def _norm(self, inputs_shape, name):
+        norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
+        )
+        norm.build(inputs_shape)
+        return norm
+
+    def _build_feed_forward(self, inputs_shape):
+        self.feed_forward = FeedForward(
+            self.intermediate_dim,
+            activation=self.activation,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name="feed_forward",
+        )
+        self.feed_forward.build(inputs_shape)
+        self.feed_forward_norm = self._norm(inputs_shape, "feed_forward_norm")
+        self.residual_dropout = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy, name="residual_dropout"
+        )
+
+    def _residual(self, x, norm, sublayer, training):
+        """One sub-layer with its residual connection and LayerNorm."""
+        if self.norm_first:
+            y = sublayer(norm(x))
+            return x + self.residual_dropout(y, training=training)
+        y = sublayer(x)
+        return norm(x + self.residual_dropout(y, training=training))
+
+    def compute_output_shape(self, inputs_shape):
+        return inputs_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "intermediate_dim": self.intermediate_dim,
+                "dropout": self.dropout,
+                "attention_dropout": self.attention_dropout,
+                "activation": self.activation,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "norm_first": self.norm_first,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(
+                    self.bias_initializer
+                ),
+            }
+        )
+        return config
+
+
+class EncoderBlock(_Block):
+    """Self attention over the whole sequence, then a feed-forward network.
+
+    Args:
+        num_heads: int. N.
+        intermediate_dim: int. F, the feed-forward width.
+        dropout: float. Dropout on each sub-layer's output (residual dropout).
+        attention_dropout: float. Dropout on the attention probabilities;
+            defaults to `dropout`.
+        activation: feed-forward activation, "relu", "gelu" or
+            "gelu_approximate".
+        layer_norm_epsilon: float.
+        norm_first: bool. Pre-LN (True) or post-LN (False, the paper).
+        kernel_initializer, bias_initializer: for all dense layers.
+
+    Call arguments:
+        x: `(B, S, D)`.
+        padding_mask: `(B, S)`, 1 for real tokens and 0 for padding.
+        attention_mask: bool `(B, S, S)`, further restricts attention.
+        training: bool.
+
+    Returns:
+        `(B, S, D)`.
+
+    Example:
+
+    >>> block = EncoderBlock(num_heads=2, intermediate_dim=32)
+    >>> block(np.zeros((1, 5, 8), "float32")).shape
+    (1, 5, 8)
+    """
+
+    def build(self, inputs_shape):
+        hidden_dim = inputs_shape[-1]
+        self.self_attention = self._attention(
+            hidden_dim, inputs_shape, "self_attention"
+        )
+        self.self_attention_norm = self._norm(
+            inputs_shape, "self_attention_norm"
+        )
+        self._build_feed_forward(inputs_shape)
+
+    def call(self, x, padding_mask=None, attention_mask=None, training=None):
+        if padding_mask is not None:
+            padding_mask = padding_attention_mask(padding_mask)  # (B, 1, S)
+        mask = merge_masks(padding_mask, attention_mask)
+
+        def self_attend(h):
+            return self.self_attention(h, attention_mask=mask, training=training)
+
+        x = self._residual(x, self.self_attention_norm, self_attend, training)
+        x = self._residual(
+            x, self.feed_forward_norm, self.feed_forward, training
+        )
+        return x  # (B, S, D)
+
+
+class DecoderBlock(_Block):
+    """Causal self attention, optional cross attention, then feed-forward.
+
+    Without cross attention this is the GPT block; with it, the decoder
+    block of the encoder-decoder Transformer. Which one is fixed when the
+    block is constructed (`cross_attention=True/False`).
+
+    Args:
+        cross_attention: bool. Whether the block attends to an encoder output.
+        (others as in `EncoderBlock`)
+
+    Call arguments:
+        x: `(B, T, D)`.
+        encoder_sequence: `(B, S, D)`, the encoder output (cross attention
+            only; may be omitted when `cross_attention_cache` is given).
+        padding_mask: `(B, T)` decoder padding mask; with a cache it covers
+            the cache's length instead.
+        encoder_padding_mask: `(B, S)`.
+        self_attention_cache: `(B, 2, T_max, N, H)` cache of this block's
+            self-attention keys and values, for incremental decoding.
+        cache_update_index: where `x` starts within the cache.
+        cross_attention_cache: `(B, 2, S, N, H)` keys and values of the
+            encoder output, computed once with
+            `block.cross_attention.project_key_value(encoder_sequence)`.
+        training: bool.
+
+    Returns:
+        `(B, T, D)`, or `((B, T, D), self_attention_cache)` with a cache.
+    """
+
+    def __init__(self, num_heads, intermediate_dim, cross_attention=False,
+                 **kwargs):
+        super().__init__(num_heads, intermediate_dim, **kwargs)
+        self.has_cross_attention = cross_attention
+
+    def build(self, inputs_shape):
+        hidden_dim = inputs_shape[-1]
+        self.self_attention = self._attention(
+            hidden_dim, inputs_shape, "self_attention"
+        )
+        self.self_attention_norm = self._norm(
+            inputs_shape, "self_attention_norm"
+        )
+        if self.has_cross_attention:
+            self.cross_attention = self._attention(
+                hidden_dim, inputs_shape, "cross_attention"
+            )
+            self.cross_attention_norm = self._norm(
+                inputs_shape, "cross_attention_norm"
+            )
+        self._build_feed_forward(inputs_shape)
+
+    def call(
+        self,
+        x,
+        encoder_sequence=None,
+        padding_mask=None,
+        encoder_padding_mask=None,
+        self_attention_cache=None,
+        cache_update_index=None,
+        cross_attention_cache=None,
+        training=None,
+    ):
+        has_encoder = (
+            encoder_sequence is not None or cross_attention_cache is not None
+        )
+        if has_encoder != self.has_cross_attention:
+            raise ValueError(
+                "This DecoderBlock was built with "
+                f"cross_attention={self.has_cross_attention}; pass an "
+                "`encoder_sequence` (or `cross_attention_cache`) exactly when "
+                "the block has cross attention."
+            )
+        if (self_attention_cache is None) != (cache_update_index is None):
+            raise ValueError(
+                "Pass `self_attention_cache` and `cache_update_index` together."
+            )
+
+        # Self attention: query t sees keys 0..t (and no padding).
+        query_length = keras.ops.shape(x)[1]
+        key_length = query_length
+        if self_attention_cache is not None:
+            key_length = keras.ops.shape(self_attention_cache)[2]
+        start = 0 if cache_update_index is None else cache_update_index
+        self_mask = causal_attention_mask(query_length, key_length, start)
+        if padding_mask is not None:
+            self_mask = merge_masks(self_mask, padding_attention_mask(padding_mask))
+
+        new_cache = None
+
+        def self_attend(h):
+            nonlocal new_cache
+            out = self.self_attention(
+                h,
+                attention_mask=self_mask,
+                cache=self_attention_cache,
+                cache_update_index=cache_update_index,
+                training=training,
+            )
+            if self_attention_cache is not None:
+                out, new_cache = out
+            return out
+
+        x = self._residual(x, self.self_attention_norm, self_attend, training)
+
+        if self.has_cross_attention:
+            cross_mask = None
+            if encoder_padding_mask is not None:
+                cross_mask = padding_attention_mask(encoder_padding_mask)
+
+            def cross_attend(h):
+                out = self.cross_attention(
+                    h,
+                    encoder_sequence,
+                    attention_mask=cross_mask,
+                    cache=cross_attention_cache,
+                    training=training,
+                )
+                return out if cross_attention_cache is None else out[0]
+
+            x = self._residual(
+                x, self.cross_attention_norm, cross_attend, training
+            )
+
+        x = self._residual(
+            x, self.feed_forward_norm, self.feed_forward, training
+        )
+        return x if new_cache is None else (x, new_cache)
+
+    def get_config(self):
+        config = super().get_config()
+        config["cross_attention"] = self.has_cross_attention
+        return config

@@ -1,0 +1,94 @@
+"""Input checks that turn silent wrong answers into clear errors.
+
+Keras' embedding lookup wraps negative ids (like NumPy indexing) and XLA
+clamps ids past the end of the table; both return a plausible-looking wrong
+answer. These checks raise instead:
+
+- eagerly, a `ValueError` naming the bad values;
+- inside a `tf.function`, a `tf.errors.InvalidArgumentError` with the same
+  message (a `tf.debugging` assertion);
+- XLA ignores assertions, so `Backbone` runs these checks again, outside the
+  compiled step, when `fit`/`evaluate`/`predict` use `jit_compile=True`.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+
+def check_rank(tensor, rank, name):
+    if tensor.shape.rank is not None and tensor.shape.rank != rank:
+        raise ValueError(
+            f"`{name}` must have rank {rank} (batch, length); got shape "
+            f"{tensor.shape}. Add a batch dimension for a single sequence."
+        )
+
+
+def check_range(ids, size, name, what):
+    """Raise unless every value of `ids` is in [0, size)."""
+    message = (
+        f"`{name}` must lie in [0, {size}), the {what}. Ids outside it would "
+        "be wrapped (negative) or clamped (too large) silently."
+    )
+    if tf.executing_eagerly():
+        values = np.asarray(ids)
+        bad = values[(values < 0) | (values >= size)]
+        if bad.size:
+            raise ValueError(f"{message} Found: {sorted(set(bad.tolist()))[:8]}")
+        return
+    tf.debugging.assert_non_negative(ids, message=message)
+    tf.debugging.assert_less(ids, tf.cast(size, ids.dtype), message=message)
+
+
+def check_max_length(ids, max_length, name):
+    """Raise unless `ids` (B, T) has T <= max_length."""
+    length = ids.shape[1]
+    message = (
+        f"`{name}` is longer than the model's max_sequence_length "
+        f"{max_length}. Truncate it, or build the model with a larger "
+        "`max_sequence_length`."
+    )
+    if length is not None:
+        if length > max_length:
+            raise ValueError(f"{message} Length: {length}.")
+        return
+    tf.debugging.assert_less_equal(tf.shape(ids)[1], max_length, message=message)
+
+
+def check_same_shape(a, b, name_a, name_b):
+    """Raise unless `a` and `b` have the same shape."""
+    message = f"`{name_a}` and `{name_b}` must have the same shape."
+    if a.shape.is_fully_defined() and b.shape.is_fully_defined():
+        if a.shape != b.shape:
+            raise ValueError(f"{message} Got {a.shape} and {b.shape}.")
+        return
+    if a.shape.rank is not None and b.shape.rank is not None:
+        if not a.shape.is_compatible_with(b.shape):
+            raise ValueError(f"{message} Got {a.shape} and {b.shape}.")
+    tf.debugging.assert_equal(tf.shape(a), tf.shape(b), message=message)
+
+
+def check_token_inputs(inputs, prefix, vocabulary_size, max_length, extra=()):
+    """The checks every backbone runs on `{prefix}token_ids` and friends.
+
+    Args:
+        inputs: dict of tensors.
+        prefix: "" or "encoder_" / "decoder_".
+        vocabulary_size: int.
+        max_length: int, the longest sequence the model accepts.
+        extra: (name, size, what) triples of further id inputs of the same
+            shape, such as BERT's segment ids.
+    """
+    ids_name = f"{prefix}token_ids"
+    token_ids = tf.convert_to_tensor(inputs[ids_name])
+    check_rank(token_ids, 2, ids_name)
+    check_range(token_ids, vocabulary_size, ids_name, "vocabulary")
+    check_max_length(token_ids, max_length, ids_name)
+    mask_name = f"{prefix}padding_mask"
+    if inputs.get(mask_name) is not None:
+        mask = tf.convert_to_tensor(inputs[mask_name])
+        check_same_shape(token_ids, mask, ids_name, mask_name)
+    for name, size, what in extra:
+        if inputs.get(name) is not None:
+            values = tf.convert_to_tensor(inputs[name])
+            check_same_shape(token_ids, values, ids_name, name)
+            check_range(values, size, name, what)

@@ -18,6 +18,7 @@ import keras
 from keras import ops
 
 
+@keras.saving.register_keras_serializable(package="zoo")
 class MultiHeadAttention(keras.layers.Layer):
     """Multi-head attention with masks and a fixed-size key/value cache.
 

@@ -10,6 +10,7 @@ import keras
 from keras import ops
 
 
+@keras.saving.register_keras_serializable(package="zoo")
 class TokenEmbedding(keras.layers.ReversibleEmbedding):
     """Token embedding `(B, T) -> (B, T, D)`, optionally scaled by sqrt(D).
 
@@ -62,6 +63,7 @@ class TokenEmbedding(keras.layers.ReversibleEmbedding):
         return config
 
 
+@keras.saving.register_keras_serializable(package="zoo")
 class LearnedPositionEmbedding(keras.layers.Layer):
     """A trainable table of position vectors, `(L, D)` (BERT, GPT-2).
 
@@ -119,6 +121,7 @@ class LearnedPositionEmbedding(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="zoo")
 class SinusoidalPositionEncoding(keras.layers.Layer):
     """Fixed sinusoids (Vaswani et al. 2017, section 3.5).
 

@@ -22,6 +22,7 @@ ACTIVATIONS = {
 }
 
 
+@keras.saving.register_keras_serializable(package="zoo")
 class FeedForward(keras.layers.Layer):
     """Two dense layers with an activation between them, `(B, T, D) -> same`.
 

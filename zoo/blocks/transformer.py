@@ -124,6 +124,7 @@ class _Block(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="zoo")
 class EncoderBlock(_Block):
     """Self attention over the whole sequence, then a feed-forward network.
 
@@ -180,6 +181,7 @@ class EncoderBlock(_Block):
         return x  # (B, S, D)
 
 
+@keras.saving.register_keras_serializable(package="zoo")
 class DecoderBlock(_Block):
     """Causal self attention, optional cross attention, then feed-forward.
 

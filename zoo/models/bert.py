@@ -10,6 +10,7 @@ from zoo.models.backbone import Backbone
 from zoo.models.checks import check_token_inputs
 
 
+@keras.saving.register_keras_serializable(package="zoo")
 class BertEncoder(Backbone):
     """Token + segment + learned position embeddings, then post-LN blocks.
 

@@ -11,6 +11,7 @@ from zoo.models.backbone import Backbone
 from zoo.models.checks import check_token_inputs
 
 
+@keras.saving.register_keras_serializable(package="zoo")
 class Transformer(Backbone):
     """Encoder and decoder stacks over one shared, scaled token embedding.
 

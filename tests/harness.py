@@ -50,15 +50,20 @@ def _loss(outputs):
 
 
 def _check_training_step(obj, apply):
-    """One SGD step: every trainable weight gets a gradient and the loss falls."""
+    """Training mode gives every trainable weight a gradient; a step of
+    gradient descent lowers the (deterministic, inference-mode) loss."""
+    weights = obj.trainable_variables
     with tf.GradientTape() as tape:
         loss = _loss(apply(obj, training=True))
-    weights = obj.trainable_variables
     grads = tape.gradient(loss, weights)
     missing = [w.path for w, g in zip(weights, grads) if g is None]
     assert not missing, f"no gradient for {missing}"
+
+    with tf.GradientTape() as tape:
+        loss = _loss(apply(obj, training=False))
+    grads = tape.gradient(loss, weights)
     keras.optimizers.SGD(learning_rate=1e-2).apply_gradients(zip(grads, weights))
-    after = _loss(apply(obj, training=True))
+    after = _loss(apply(obj, training=False))
     assert float(after) < float(loss), (float(loss), float(after))
 
 

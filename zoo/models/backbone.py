@@ -17,7 +17,10 @@ class Backbone(keras.Model):
     """
 
     def check_inputs(self, inputs):
-        """Raise a clear error if `inputs` (a dict) cannot be right."""
+        """Raise a clear error if `inputs` (a dict) cannot be right.
+
+        Returns `inputs`, tied to the checks when running in a graph.
+        """
         raise NotImplementedError
 
     @classmethod
@@ -93,7 +96,8 @@ class Backbone(keras.Model):
         def checked_step(data):
             x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
             if isinstance(x, dict):
-                self.check_inputs(x)
+                checked = self.check_inputs(x)
+                data = (checked,) + tuple(data[1:]) if isinstance(data, tuple) else checked
             return step(data)
 
         return checked_step

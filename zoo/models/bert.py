@@ -132,13 +132,13 @@ class BertEncoder(Backbone):
         self.pooled_dense.build((None, self.hidden_dim))
 
     def check_inputs(self, inputs):
-        check_token_inputs(
+        return check_token_inputs(
             inputs, "", self.vocabulary_size, self.max_sequence_length,
             extra=[("segment_ids", self.num_segments, "segment ids")],
         )
 
     def call(self, inputs, training=None):
-        self.check_inputs(inputs)
+        inputs = self.check_inputs(inputs)
         token_ids = inputs["token_ids"]
         segment_ids = inputs.get("segment_ids")
         if segment_ids is None:

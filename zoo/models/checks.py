@@ -24,7 +24,10 @@ def check_rank(tensor, rank, name):
 
 
 def check_range(ids, size, name, what):
-    """Raise unless every value of `ids` is in [0, size)."""
+    """Raise unless every value of `ids` is in [0, size).
+
+    Returns the graph assertions to run (none when eager).
+    """
     message = (
         f"`{name}` must lie in [0, {size}), the {what}. Ids outside it would "
         "be wrapped (negative) or clamped (too large) silently."
@@ -34,9 +37,11 @@ def check_range(ids, size, name, what):
         bad = values[(values < 0) | (values >= size)]
         if bad.size:
             raise ValueError(f"{message} Found: {sorted(set(bad.tolist()))[:8]}")
-        return
-    tf.debugging.assert_non_negative(ids, message=message)
-    tf.debugging.assert_less(ids, tf.cast(size, ids.dtype), message=message)
+        return []
+    return [
+        tf.debugging.assert_non_negative(ids, message=message),
+        tf.debugging.assert_less(ids, tf.cast(size, ids.dtype), message=message),
+    ]
 
 
 def check_max_length(ids, max_length, name):
@@ -50,8 +55,9 @@ def check_max_length(ids, max_length, name):
     if length is not None:
         if length > max_length:
             raise ValueError(f"{message} Length: {length}.")
-        return
-    tf.debugging.assert_less_equal(tf.shape(ids)[1], max_length, message=message)
+        return []
+    return [tf.debugging.assert_less_equal(tf.shape(ids)[1], max_length,
+                                           message=message)]
 
 
 def check_same_shape(a, b, name_a, name_b):
@@ -60,11 +66,11 @@ def check_same_shape(a, b, name_a, name_b):
     if a.shape.is_fully_defined() and b.shape.is_fully_defined():
         if a.shape != b.shape:
             raise ValueError(f"{message} Got {a.shape} and {b.shape}.")
-        return
+        return []
     if a.shape.rank is not None and b.shape.rank is not None:
         if not a.shape.is_compatible_with(b.shape):
             raise ValueError(f"{message} Got {a.shape} and {b.shape}.")
-    tf.debugging.assert_equal(tf.shape(a), tf.shape(b), message=message)
+    return [tf.debugging.assert_equal(tf.shape(a), tf.shape(b), message=message)]
 
 
 def check_token_inputs(inputs, prefix, vocabulary_size, max_length, extra=()):
@@ -77,18 +83,27 @@ def check_token_inputs(inputs, prefix, vocabulary_size, max_length, extra=()):
         max_length: int, the longest sequence the model accepts.
         extra: (name, size, what) triples of further id inputs of the same
             shape, such as BERT's segment ids.
+
+    Returns:
+        `inputs`, with the checked tensors made to depend on the checks, so
+        that in a graph the assertions run before any lookup can fail on
+        its own, less helpful, terms.
     """
     ids_name = f"{prefix}token_ids"
     token_ids = tf.convert_to_tensor(inputs[ids_name])
     check_rank(token_ids, 2, ids_name)
-    check_range(token_ids, vocabulary_size, ids_name, "vocabulary")
-    check_max_length(token_ids, max_length, ids_name)
-    mask_name = f"{prefix}padding_mask"
-    if inputs.get(mask_name) is not None:
-        mask = tf.convert_to_tensor(inputs[mask_name])
-        check_same_shape(token_ids, mask, ids_name, mask_name)
-    for name, size, what in extra:
-        if inputs.get(name) is not None:
-            values = tf.convert_to_tensor(inputs[name])
-            check_same_shape(token_ids, values, ids_name, name)
-            check_range(values, size, name, what)
+    checks = check_range(token_ids, vocabulary_size, ids_name, "vocabulary")
+    checks += check_max_length(token_ids, max_length, ids_name)
+    checked = [ids_name]
+    for name, size, what in [(f"{prefix}padding_mask", None, None), *extra]:
+        if inputs.get(name) is None:
+            continue
+        values = tf.convert_to_tensor(inputs[name])
+        checks += check_same_shape(token_ids, values, ids_name, name)
+        if size is not None:
+            checks += check_range(values, size, name, what)
+        checked.append(name)
+    if not checks:
+        return inputs
+    with tf.control_dependencies(checks):
+        return {**inputs, **{name: tf.identity(inputs[name]) for name in checked}}

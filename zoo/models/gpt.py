@@ -121,7 +121,7 @@ class GPTDecoder(Backbone):
         return self.hidden_dim // self.num_heads
 
     def check_inputs(self, inputs):
-        check_token_inputs(
+        return check_token_inputs(
             inputs, "", self.vocabulary_size, self.max_sequence_length
         )
 
@@ -132,7 +132,7 @@ class GPTDecoder(Backbone):
         return self.embeddings_dropout(x, training=training)
 
     def call(self, inputs, training=None):
-        self.check_inputs(inputs)
+        inputs = self.check_inputs(inputs)
         x = self.embed(inputs["token_ids"], training=training)  # (B, T, D)
         padding_mask = inputs.get("padding_mask")
         for block in self.transformer_layers:

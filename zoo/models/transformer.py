@@ -140,10 +140,11 @@ class Transformer(Backbone):
     def check_inputs(self, inputs):
         for prefix in ("encoder_", "decoder_"):
             if inputs.get(f"{prefix}token_ids") is not None:
-                check_token_inputs(
+                inputs = check_token_inputs(
                     inputs, prefix, self.vocabulary_size,
                     self.max_sequence_length,
                 )
+        return inputs
 
     def embed(self, token_ids, start_index=0, training=None):
         """sqrt(D) * embedding + sinusoid, then dropout: (B, T) -> (B, T, D)."""
@@ -175,7 +176,7 @@ class Transformer(Backbone):
         return x if self.decoder_norm is None else self.decoder_norm(x)
 
     def call(self, inputs, training=None):
-        self.check_inputs(inputs)
+        inputs = self.check_inputs(inputs)
         encoder_padding_mask = inputs.get("encoder_padding_mask")
         encoder_output = self.encode(
             inputs["encoder_token_ids"], encoder_padding_mask, training

@@ -1,0 +1,95 @@
+"""Bad input raises a clear error in eager mode, in tf.function and under XLA."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo.models import BertEncoder
+from zoo.models import GPTDecoder
+from zoo.models import Transformer
+
+CONFIG = {"vocabulary_size": 50, "num_layers": 1, "num_heads": 2,
+          "hidden_dim": 8, "intermediate_dim": 16, "max_sequence_length": 12}
+ERRORS = (ValueError, tf.errors.InvalidArgumentError)
+
+
+def gpt_inputs(token_ids):
+    token_ids = np.asarray(token_ids, "int32")
+    return {"token_ids": token_ids, "padding_mask": np.ones_like(token_ids)}
+
+
+def run(model, inputs, mode):
+    if mode == "eager":
+        return model(inputs)
+    if mode == "tf.function":
+        return tf.function(model)(inputs)
+    model.compile(jit_compile=True)  # XLA: assertions inside are dropped
+    assert model.jit_compile
+    return model.predict(inputs, verbose=0)
+
+
+MODES = ["eager", "tf.function", "xla"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("bad_id", [-1, 50, 10_000])
+def test_token_ids_outside_vocabulary_raise(bad_id, mode):
+    model = GPTDecoder(**CONFIG)
+    with pytest.raises(ERRORS, match=r"`token_ids` must lie in \[0, 50\)"):
+        run(model, gpt_inputs([[1, 2, bad_id, 3]]), mode)
+
+
+def test_xla_would_otherwise_clamp_silently():
+    """Why the check exists: a jit-compiled lookup clamps 10_000 to 49."""
+    table = tf.range(50.0)
+    lookup = tf.function(lambda ids: tf.gather(table, ids), jit_compile=True)
+    assert float(lookup(tf.constant([10_000]))[0]) == 49.0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sequence_longer_than_position_table_raises(mode):
+    model = GPTDecoder(**CONFIG)
+    with pytest.raises(ERRORS, match="longer than the model's max_sequence_length 12"):
+        run(model, gpt_inputs(np.ones((1, 13))), mode)
+
+
+@pytest.mark.parametrize("mode", ["eager", "tf.function"])
+def test_mismatched_padding_mask_raises(mode):
+    model = GPTDecoder(**CONFIG)
+    inputs = gpt_inputs(np.ones((2, 6)))
+    inputs["padding_mask"] = np.ones((2, 5), "int32")
+    with pytest.raises(ERRORS, match="`token_ids` and `padding_mask` must have the same shape"):
+        run(model, inputs, mode)
+
+
+def test_unbatched_input_raises():
+    model = GPTDecoder(**CONFIG)
+    with pytest.raises(ValueError, match="must have rank 2"):
+        model({"token_ids": np.ones((6,), "int32")})
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_bert_checks_its_inputs(mode):
+    model = BertEncoder(**CONFIG)
+    ids = np.ones((1, 4), "int32")
+    inputs = {"token_ids": ids, "segment_ids": ids * 3, "padding_mask": ids}
+    with pytest.raises(ERRORS, match=r"`segment_ids` must lie in \[0, 2\)"):
+        run(model, inputs, mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_transformer_checks_both_sides(mode):
+    model = Transformer(**CONFIG)
+    ids = np.ones((1, 4), "int32")
+    inputs = {"encoder_token_ids": ids, "encoder_padding_mask": ids,
+              "decoder_token_ids": ids * 99, "decoder_padding_mask": ids}
+    with pytest.raises(ERRORS, match=r"`decoder_token_ids` must lie in \[0, 50\)"):
+        run(model, inputs, mode)
+
+
+def test_good_inputs_pass_under_xla():
+    model = GPTDecoder(**CONFIG)
+    inputs = gpt_inputs([[1, 2, 49, 0]])
+    np.testing.assert_allclose(run(model, inputs, "xla"), model(inputs), atol=1e-5)
+    keras.backend.clear_session()

@@ -1,0 +1,65 @@
+import keras_hub
+import numpy as np
+from harness import random_ids
+from harness import run_backbone_checks
+
+from zoo.convert import from_keras_hub
+from zoo.models import GPTDecoder
+
+CONFIG = {"vocabulary_size": 50, "num_layers": 2, "num_heads": 2,
+          "hidden_dim": 8, "intermediate_dim": 16, "max_sequence_length": 12}
+
+
+def inputs(length=6, batch=2):
+    return {"token_ids": random_ids((batch, length), 50),
+            "padding_mask": np.ones((batch, length), "int32")}
+
+
+def test_standard_checks(tmp_path):
+    run_backbone_checks(GPTDecoder, CONFIG, inputs(),
+                        expected_output_shape=(2, 6, 8), tmp_path=tmp_path)
+
+
+def test_future_tokens_never_change_earlier_outputs():
+    model = GPTDecoder(**CONFIG)
+    x = inputs()
+    y = {k: v.copy() for k, v in x.items()}
+    y["token_ids"][:, 3:] = random_ids((2, 3), 50)
+    np.testing.assert_allclose(model(x)[:, :3], model(y)[:, :3], atol=1e-6)
+
+
+def test_padding_never_changes_real_positions():
+    model = GPTDecoder(**CONFIG)
+    short = inputs(length=4)
+    padded = {k: np.concatenate([v, np.zeros((2, 3), "int32")], axis=1)
+              for k, v in short.items()}
+    np.testing.assert_allclose(model(short), model(padded)[:, :4], atol=1e-5)
+
+
+def test_cached_decoding_equals_full_forward_pass():
+    model = GPTDecoder(**CONFIG)
+    x = inputs(length=10)
+    full = model(x)
+    # A prompt of 4 tokens in one chunk, then one token at a time.
+    cache = model.initial_cache(batch_size=2, max_length=10)
+    first, cache = model.call_with_cache(x["token_ids"][:, :4], cache, 0)
+    outputs = [first]
+    for t in range(4, 10):
+        out, cache = model.call_with_cache(x["token_ids"][:, t:t + 1], cache, t)
+        outputs.append(out)
+    np.testing.assert_allclose(np.concatenate(outputs, axis=1), full, atol=1e-5)
+
+
+def test_equals_keras_hub_gpt2_backbone():
+    theirs = keras_hub.models.GPT2Backbone(**CONFIG)
+    ours = from_keras_hub(theirs)
+    x = inputs()
+    x["padding_mask"][1, 4:] = 0
+    np.testing.assert_allclose(ours(x), theirs(x), atol=1e-5)
+
+
+def test_converts_a_local_keras_hub_preset_directory(tmp_path):
+    keras_hub.models.GPT2Backbone(**CONFIG).save_to_preset(str(tmp_path))
+    theirs = keras_hub.models.GPT2Backbone.from_preset(str(tmp_path))
+    x = inputs()
+    np.testing.assert_allclose(from_keras_hub(theirs)(x), theirs(x), atol=1e-5)

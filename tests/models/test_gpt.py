@@ -63,3 +63,26 @@ def test_converts_a_local_keras_hub_preset_directory(tmp_path):
     theirs = keras_hub.models.GPT2Backbone.from_preset(str(tmp_path))
     x = inputs()
     np.testing.assert_allclose(from_keras_hub(theirs)(x), theirs(x), atol=1e-5)
+
+
+def test_cached_decoding_compiles_with_xla_and_keeps_shapes_fixed():
+    """One compiled step serves every position: the cache never grows."""
+    import tensorflow as tf
+
+    model = GPTDecoder(**CONFIG)
+    x = inputs(length=8)
+    full = model(x)
+
+    @tf.function(jit_compile=True)
+    def step(token, cache, index):
+        return model.call_with_cache(token, cache, index)
+
+    cache = model.initial_cache(batch_size=2, max_length=8)
+    outputs = []
+    for t in range(8):
+        out, new_cache = step(x["token_ids"][:, t:t + 1], cache, tf.constant(t))
+        assert [c.shape for c in new_cache] == [c.shape for c in cache]
+        cache = new_cache
+        outputs.append(out)
+    assert step.experimental_get_tracing_count() == 1
+    np.testing.assert_allclose(np.concatenate(outputs, axis=1), full, atol=1e-5)

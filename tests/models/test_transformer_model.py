@@ -68,3 +68,26 @@ def test_cached_decoding_equals_full_forward_pass():
             encoder_padding_mask=x["encoder_padding_mask"])
         steps.append(out)
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+
+
+def test_cached_decoding_compiles_with_xla():
+    import tensorflow as tf
+
+    model = Transformer(**CONFIG)
+    x = inputs(target_length=6)
+    full = model(x)
+    encoder_output = model.encode(x["encoder_token_ids"], x["encoder_padding_mask"])
+    self_cache, cross_cache = model.initial_cache(encoder_output, max_length=6)
+
+    @tf.function(jit_compile=True)
+    def step(token, cache, index):
+        return model.decode_with_cache(token, cache, cross_cache, index,
+                                       encoder_padding_mask=x["encoder_padding_mask"])
+
+    steps = []
+    for t in range(6):
+        out, self_cache = step(x["decoder_token_ids"][:, t:t + 1], self_cache,
+                               tf.constant(t))
+        steps.append(out)
+    assert step.experimental_get_tracing_count() == 1
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)

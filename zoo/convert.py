@@ -78,19 +78,23 @@ def _copy_feed_forward(source, target):
     _copy_layer(source._feedforward_layer_norm, target.feed_forward_norm)
 
 
-def _bert(source):
-    target = BertEncoder(
-        vocabulary_size=source.vocabulary_size,
-        num_layers=source.num_layers,
-        num_heads=source.num_heads,
-        hidden_dim=source.hidden_dim,
-        intermediate_dim=source.intermediate_dim,
-        dropout=source.dropout,
-        max_sequence_length=source.max_sequence_length,
-        num_segments=source.num_segments,
-        layer_norm_epsilon=source.embeddings_layer_norm.epsilon,
+def _build_like(source, target_class, layer_norm):
+    """A zoo backbone with the architecture of keras-hub's `source`.
+
+    The two share argument names (`vocabulary_size`, `num_layers`, ...);
+    keras-hub keeps the LayerNorm epsilon fixed, so it is read off a layer.
+    """
+    source_config = source.get_config()
+    shared = [k for k in target_class.config_keys() if k in source_config]
+    return target_class(
+        **{key: source_config[key] for key in shared},
+        layer_norm_epsilon=layer_norm.epsilon,
         dtype=source.dtype_policy,
     )
+
+
+def _bert(source):
+    target = _build_like(source, BertEncoder, source.embeddings_layer_norm)
     _copy_layer(source.token_embedding, target.token_embedding)
     _copy_layer(source.position_embedding, target.position_embedding)
     _copy_layer(source.segment_embedding, target.segment_embedding)
@@ -104,17 +108,7 @@ def _bert(source):
 
 
 def _gpt2(source):
-    target = GPTDecoder(
-        vocabulary_size=source.vocabulary_size,
-        num_layers=source.num_layers,
-        num_heads=source.num_heads,
-        hidden_dim=source.hidden_dim,
-        intermediate_dim=source.intermediate_dim,
-        dropout=source.dropout,
-        max_sequence_length=source.max_sequence_length,
-        layer_norm_epsilon=source.layer_norm.epsilon,
-        dtype=source.dtype_policy,
-    )
+    target = _build_like(source, GPTDecoder, source.layer_norm)
     _copy_layer(source.token_embedding, target.token_embedding)
     _copy_layer(source.position_embedding, target.position_embedding)
     for source_block, target_block in zip(

@@ -60,10 +60,12 @@ def test_learned_position_embedding_too_long_raises():
         layer(random_floats((1, 5, 8)))
 
 
-def test_sinusoidal_standard_checks(tmp_path):
-    # No weights: the training-step check does not apply; everything else does.
-    layer = SinusoidalPositionEncoding()
-    assert layer.get_config()["max_wavelength"] == 10000.0
+def test_sinusoidal_has_no_weights_and_round_trips_its_config():
+    layer = SinusoidalPositionEncoding(max_wavelength=500.0)
+    clone = SinusoidalPositionEncoding.from_config(layer.get_config())
+    x = random_floats((2, 5, 8))
+    np.testing.assert_allclose(clone(x), layer(x))
+    assert clone.max_wavelength == 500.0
     assert not layer.weights
 
 

@@ -74,3 +74,8 @@ def test_segment_ids_out_of_range_raise():
     x["segment_ids"][0, 0] = 2
     with pytest.raises(ValueError, match=r"`segment_ids` must lie in \[0, 2\)"):
         model(x)
+
+
+def test_converting_an_unsupported_backbone_raises():
+    with pytest.raises(ValueError, match="Cannot convert BertEncoder"):
+        from_keras_hub(BertEncoder(**CONFIG))

@@ -6,9 +6,10 @@ A test file declares what to build and what to feed it:
         run_layer_checks(FeedForward, {"intermediate_dim": 16},
                          inputs=random_floats((2, 5, 8)))
 
-and gets: config round trip, eager call, symbolic call, one training step
-that moves every trainable weight, `.keras` save and reload with equal
-outputs, and a forward pass under `mixed_bfloat16`.
+and gets: config round trip, eager call, symbolic call (tracing `call`), one
+training step (every trainable weight gets a non-zero gradient and the loss
+falls), `.keras` save and reload with equal outputs, and a forward pass
+under `mixed_bfloat16`.
 """
 
 import keras
@@ -50,14 +51,15 @@ def _loss(outputs):
 
 
 def _check_training_step(obj, apply):
-    """Training mode gives every trainable weight a gradient; a step of
+    """Training mode gives every trainable weight a non-zero gradient; a step of
     gradient descent lowers the (deterministic, inference-mode) loss."""
     weights = obj.trainable_variables
     with tf.GradientTape() as tape:
         loss = _loss(apply(obj, training=True))
     grads = tape.gradient(loss, weights)
-    missing = [w.path for w, g in zip(weights, grads) if g is None]
-    assert not missing, f"no gradient for {missing}"
+    missing = [w.path for w, g in zip(weights, grads)
+               if g is None or not np.any(np.asarray(g))]
+    assert not missing, f"no (or an all-zero) gradient for {missing}"
 
     with tf.GradientTape() as tape:
         loss = _loss(apply(obj, training=False))
@@ -91,8 +93,9 @@ def _run_checks(build, apply, symbolic_apply, make_model, tmp_path,
     path = str(tmp_path / "model.keras")
     model.save(path)
     reloaded = keras.saving.load_model(path)
-    for a, b in zip(_flat(apply(model, training=False)),
-                    _flat(apply(reloaded, training=False))):
+    original, restored = (_flat(apply(m, training=False)) for m in (model, reloaded))
+    assert len(original) == len(restored)
+    for a, b in zip(original, restored):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
     # One training step.

@@ -93,3 +93,25 @@ def test_good_inputs_pass_under_xla():
     inputs = gpt_inputs([[1, 2, 49, 0]])
     np.testing.assert_allclose(run(model, inputs, "xla"), model(inputs), atol=1e-5)
     keras.backend.clear_session()
+
+
+def test_cached_decoding_checks_ids_and_cache_bounds():
+    model = GPTDecoder(**CONFIG)
+    with pytest.raises(ValueError, match="exceeds the model's max_sequence_length 12"):
+        model.initial_cache(batch_size=1, max_length=13)
+    cache = model.initial_cache(batch_size=1, max_length=4)
+    with pytest.raises(ValueError, match=r"`token_ids` must lie in \[0, 50\)"):
+        model.call_with_cache(np.array([[50]], "int32"), cache, 0)
+    with pytest.raises(ValueError, match="run past the end of the cache"):
+        model.call_with_cache(np.array([[1, 2]], "int32"), cache, 3)
+    step = tf.function(model.call_with_cache)
+    with pytest.raises(ERRORS, match="run past the end of the cache"):
+        step(tf.constant([[1]]), cache, tf.constant(4))
+
+
+def test_transformer_cached_decoding_checks_ids():
+    model = Transformer(**CONFIG)
+    encoder_output = model.encode(np.ones((1, 3), "int32"))
+    self_cache, cross_cache = model.initial_cache(encoder_output, max_length=4)
+    with pytest.raises(ValueError, match=r"`decoder_token_ids` must lie in \[0, 50\)"):
+        model.decode_with_cache(np.array([[-1]], "int32"), self_cache, cross_cache, 0)

@@ -36,6 +36,16 @@ def test_padding_never_changes_real_positions():
     np.testing.assert_allclose(model(short), model(padded)[:, :4], atol=1e-5)
 
 
+def test_masked_tokens_are_invisible_to_later_positions():
+    """A masked token before real ones: its id never reaches their outputs."""
+    model = GPTDecoder(**CONFIG)
+    x = inputs()
+    x["padding_mask"][:, 1] = 0
+    y = {k: v.copy() for k, v in x.items()}
+    y["token_ids"][:, 1] = (y["token_ids"][:, 1] + 1) % 50
+    np.testing.assert_allclose(model(x)[:, 2:], model(y)[:, 2:], atol=1e-6)
+
+
 def test_cached_decoding_equals_full_forward_pass():
     model = GPTDecoder(**CONFIG)
     x = inputs(length=10)
@@ -86,3 +96,9 @@ def test_cached_decoding_compiles_with_xla_and_keeps_shapes_fixed():
         outputs.append(out)
     assert step.experimental_get_tracing_count() == 1
     np.testing.assert_allclose(np.concatenate(outputs, axis=1), full, atol=1e-5)
+    # The position is a runtime input of the compiled program, not a constant
+    # folded into it: XLA compiles the same program for every position.
+    token = x["token_ids"][:, :1]
+    hlo = [step.experimental_get_compiler_ir(token, cache, tf.constant(t))(stage="hlo")
+           for t in (3, 5)]
+    assert hlo[0] == hlo[1]

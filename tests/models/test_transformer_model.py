@@ -54,6 +54,19 @@ def test_padding_never_changes_real_positions():
     np.testing.assert_allclose(model(x), model(padded)[:, :5], atol=1e-5)
 
 
+def test_masked_tokens_are_invisible_on_both_sides():
+    """A masked source token and a masked earlier target token: changing
+    their ids changes no later real output."""
+    model = Transformer(**CONFIG)
+    x = inputs()
+    x["encoder_padding_mask"][:, 2] = 0
+    x["decoder_padding_mask"][:, 1] = 0
+    y = {k: v.copy() for k, v in x.items()}
+    y["encoder_token_ids"][:, 2] = (y["encoder_token_ids"][:, 2] + 1) % 50
+    y["decoder_token_ids"][:, 1] = (y["decoder_token_ids"][:, 1] + 1) % 50
+    np.testing.assert_allclose(model(x)[:, 2:], model(y)[:, 2:], atol=1e-6)
+
+
 def test_cached_decoding_equals_full_forward_pass():
     model = Transformer(**CONFIG)
     x = inputs(target_length=8)

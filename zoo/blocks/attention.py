@@ -161,16 +161,13 @@ class MultiHeadAttention(keras.layers.Layer):
             return ops.dot_product_attention(q, k, v, mask=mask, scale=scale)
         # Dropout on the attention probabilities needs the probabilities,
         # which the fused op does not expose; this path runs in training only.
-        logits = ops.einsum("btnh,bsnh->bnts", q, k) * scale  # (B, N, T, S)
-        logits = ops.cast(logits, "float32")
+        logits = ops.cast(ops.einsum("btnh,bsnh->bnts", q, k), "float32")
+        logits = logits * scale  # (B, N, T, S), in float32 as the fused op
         if mask is not None:
             logits = ops.where(mask, logits, -1e9)
         probs = ops.softmax(logits, axis=-1)  # (B, N, T, S)
         probs = self.dropout_layer(ops.cast(probs, v.dtype), training=training)
         return ops.einsum("bnts,bsnh->btnh", probs, v)  # (B, T, N, H)
-
-    def compute_output_shape(self, query_shape):
-        return query_shape
 
     def get_config(self):
         config = super().get_config()

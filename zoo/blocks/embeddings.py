@@ -101,9 +101,10 @@ class LearnedPositionEmbedding(keras.layers.Layer):
                 f"length {self.sequence_length}. Truncate the input or build "
                 "the model with a larger `max_sequence_length`."
             )
-        hidden_dim = ops.shape(self.embeddings)[-1]
-        positions = ops.slice(
-            self.embeddings, (start_index, 0), (length, hidden_dim)
+        # A gather rather than a slice: XLA would make a slice's start a
+        # compile-time constant and recompile for every decoding position.
+        positions = ops.take(
+            self.embeddings, ops.arange(length) + start_index, axis=0
         )  # (T, D)
         return ops.cast(positions, self.compute_dtype)[None]  # (1, T, D)
 

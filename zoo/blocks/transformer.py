@@ -99,9 +99,6 @@ class _Block(keras.layers.Layer):
         y = sublayer(x)
         return norm(x + self.residual_dropout(y, training=training))
 
-    def compute_output_shape(self, inputs_shape):
-        return inputs_shape
-
     def get_config(self):
         config = super().get_config()
         config.update(

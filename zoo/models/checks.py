@@ -107,3 +107,38 @@ def check_token_inputs(inputs, prefix, vocabulary_size, max_length, extra=()):
         return inputs
     with tf.control_dependencies(checks):
         return {**inputs, **{name: tf.identity(inputs[name]) for name in checked}}
+
+
+def check_cache_length(max_length, max_sequence_length):
+    """A cache may not be longer than the positions the model has."""
+    if max_length > max_sequence_length:
+        raise ValueError(
+            f"A cache of length {max_length} exceeds the model's "
+            f"max_sequence_length {max_sequence_length}."
+        )
+
+
+def check_decoding_inputs(token_ids, vocabulary_size, cache, start, name):
+    """Checks for `token_ids` (B, T) written into `cache` at `start`.
+
+    Returns `token_ids`, tied to the checks when running in a graph.
+    """
+    token_ids = tf.convert_to_tensor(token_ids)
+    check_rank(token_ids, 2, name)
+    checks = check_range(token_ids, vocabulary_size, name, "vocabulary")
+    cache_length = cache.shape[2]
+    end = start + tf.shape(token_ids)[1]
+    message = (
+        f"`{name}` written at cache_update_index would run past the end of "
+        f"the cache (length {cache_length}); allocate a longer cache."
+    )
+    if tf.executing_eagerly():
+        if int(end) > cache_length or int(start) < 0:
+            raise ValueError(f"{message} Index {int(start)}.")
+    else:
+        checks.append(tf.debugging.assert_less_equal(end, cache_length,
+                                                     message=message))
+    if not checks:
+        return token_ids
+    with tf.control_dependencies(checks):
+        return tf.identity(token_ids)

@@ -7,6 +7,8 @@ from zoo.blocks import DecoderBlock
 from zoo.blocks import LearnedPositionEmbedding
 from zoo.blocks import TokenEmbedding
 from zoo.models.backbone import Backbone
+from zoo.models.checks import check_cache_length
+from zoo.models.checks import check_decoding_inputs
 from zoo.models.checks import check_token_inputs
 
 
@@ -141,6 +143,7 @@ class GPTDecoder(Backbone):
 
     def initial_cache(self, batch_size, max_length):
         """An empty key/value cache: one `(B, 2, max_length, N, H)` per layer."""
+        check_cache_length(max_length, self.max_sequence_length)
         shape = (batch_size, 2, max_length, self.num_heads, self.head_dim)
         return [
             ops.zeros(shape, dtype=self.compute_dtype)
@@ -161,6 +164,10 @@ class GPTDecoder(Backbone):
         Returns:
             `(hidden, cache)`: hidden states (B, T, D) and the updated cache.
         """
+        token_ids = check_decoding_inputs(
+            token_ids, self.vocabulary_size, cache[0], cache_update_index,
+            "token_ids",
+        )
         x = self.embed(token_ids, start_index=cache_update_index)
         new_cache = []
         for block, layer_cache in zip(self.transformer_layers, cache):

@@ -8,6 +8,8 @@ from zoo.blocks import EncoderBlock
 from zoo.blocks import SinusoidalPositionEncoding
 from zoo.blocks import TokenEmbedding
 from zoo.models.backbone import Backbone
+from zoo.models.checks import check_cache_length
+from zoo.models.checks import check_decoding_inputs
 from zoo.models.checks import check_token_inputs
 
 
@@ -28,7 +30,9 @@ class Transformer(Backbone):
         hidden_dim: int. D (d_model).
         intermediate_dim: int. F (d_ff).
         dropout: float. P_drop, on embeddings and sub-layer outputs.
-        attention_dropout: float; defaults to `dropout`.
+        attention_dropout: float. Dropout on attention probabilities; 0 as
+            in the paper, which drops out only embeddings and sub-layer
+            outputs.
         max_sequence_length: int. Longest source or target accepted.
         layer_norm_epsilon: float.
         activation: feed-forward activation ("relu" in the paper).
@@ -59,7 +63,7 @@ class Transformer(Backbone):
         hidden_dim,
         intermediate_dim,
         dropout=0.1,
-        attention_dropout=None,
+        attention_dropout=0.0,
         max_sequence_length=1024,
         layer_norm_epsilon=1e-5,
         activation="relu",
@@ -198,6 +202,7 @@ class Transformer(Backbone):
             and values of the encoder output `(B, 2, S, N, H)`, computed
             once here and reused for every generated token.
         """
+        check_cache_length(max_length, self.max_sequence_length)
         batch_size = ops.shape(encoder_output)[0]
         shape = (batch_size, 2, max_length, self.num_heads, self.head_dim)
         self_cache = [
@@ -218,6 +223,10 @@ class Transformer(Backbone):
         Returns:
             `(hidden, self_attention_cache)`: (B, T, D) and updated caches.
         """
+        decoder_token_ids = check_decoding_inputs(
+            decoder_token_ids, self.vocabulary_size, self_attention_cache[0],
+            cache_update_index, "decoder_token_ids",
+        )
         x = self.embed(decoder_token_ids, start_index=cache_update_index)
         new_cache = []
         for block, layer_cache, cross in zip(

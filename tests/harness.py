@@ -164,3 +164,36 @@ def run_backbone_checks(cls, init_kwargs, inputs, expected_output_shape=None,
     _run_checks(build, apply, symbolic_apply, lambda obj: obj, tmp_path,
                 expected_output_shape)
     _check_mixed_precision(build, apply)
+
+
+def run_task_checks(task, x, y=None, sample_weight=None, tmp_path=None,
+                    steps=8, learning_rate=1e-2):
+    """What every task must do: learn a toy batch, and survive `.keras`.
+
+    Fits `steps` full-batch steps with the task's default loss and metrics
+    and asserts the loss falls; then saves, reloads, and compares outputs.
+    """
+    task.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    history = task.fit(x, y, sample_weight=sample_weight, epochs=steps,
+                       batch_size=len(next(iter(x.values()))), verbose=0)
+    losses = history.history["loss"]
+    assert np.all(np.isfinite(losses)), losses
+    assert losses[-1] < 0.7 * losses[0], losses
+
+    expected = task(x, training=False)
+    path = tmp_path / "task.keras"
+    task.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert type(reloaded) is type(task)
+    for a, b in zip(_flat(expected), _flat(reloaded(x, training=False))):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    return reloaded
+
+
+def padded_batch(lengths, total, vocabulary_size, seed=0, low=3):
+    """Right-padded random ids (B, total) and their mask, for rows of
+    `lengths` tokens drawn from [low, vocabulary_size)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(low, vocabulary_size, (len(lengths), total))
+    mask = np.arange(total)[None, :] < np.asarray(lengths)[:, None]
+    return np.where(mask, ids, 0).astype("int32"), mask.astype("int32")

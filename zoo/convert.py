@@ -12,6 +12,7 @@ Example:
 """
 
 import keras_hub
+import numpy as np
 
 from zoo.models import BertEncoder
 from zoo.models import GPTDecoder
@@ -40,7 +41,11 @@ def _copy_layer(source, target):
 
 
 def _copy_attention(source, target):
-    """keras `MultiHeadAttention` -> zoo `MultiHeadAttention` (same shapes)."""
+    """keras `MultiHeadAttention` -> zoo `MultiHeadAttention`.
+
+    Keras keeps (D, N, H) / (N, H, D) kernels and (N, H) biases; the zoo
+    keeps the same numbers as (D, N*H) / (N*H, D) and (N*H,).
+    """
     pairs = [
         (source._query_dense, target.w_q),
         (source._key_dense, target.w_k),
@@ -48,7 +53,18 @@ def _copy_attention(source, target):
         (source._output_dense, target.w_o),
     ]
     for source_dense, target_dense in pairs:
-        _copy_layer(source_dense, target_dense)
+        sources, targets = source_dense.weights, target_dense.weights
+        if len(sources) != len(targets):
+            raise ValueError(
+                f"Cannot copy {len(sources)} variables into {len(targets)}."
+            )
+        for source, target in zip(sources, targets):
+            if np.prod(source.shape) != np.prod(target.shape):
+                raise ValueError(
+                    f"Shape mismatch copying {source.path} {source.shape} "
+                    f"into {target.path} {target.shape}."
+                )
+            target.assign(np.reshape(np.asarray(source), target.shape))
 
 
 def copy_encoder_block(source, target):

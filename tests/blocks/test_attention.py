@@ -25,9 +25,9 @@ def test_is_the_papers_formula():
     x, mask = random_floats((2, 5, 8)), causal_attention_mask(5, 5)
     out = np.asarray(layer(x, attention_mask=mask))
 
-    def project(dense, h):
+    def project(dense, h):  # W (D, N*H) holds the N heads' (D, H) blocks
         kernel, bias = (np.asarray(w) for w in dense.weights)
-        return np.einsum("btd,dnh->btnh", h, kernel) + bias
+        return (h @ kernel + bias).reshape(h.shape[:2] + (2, 4))
 
     q, k, v = (project(d, x) for d in (layer.w_q, layer.w_k, layer.w_v))
     scores = np.einsum("btnh,bsnh->bnts", q, k) / np.sqrt(4)
@@ -36,19 +36,22 @@ def test_is_the_papers_formula():
     probs /= probs.sum(-1, keepdims=True)
     heads = np.einsum("bnts,bsnh->btnh", probs, v)
     w_o, b_o = (np.asarray(w) for w in layer.w_o.weights)
-    expected = np.einsum("btnh,nhd->btd", heads, w_o) + b_o
+    expected = heads.reshape(2, 5, 8) @ w_o + b_o  # Concat(heads) W_O
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_matches_keras_multi_head_attention():
-    """Same weight shapes as keras.layers.MultiHeadAttention, same outputs."""
+    """keras.layers.MultiHeadAttention's weights, reshaped, give its outputs."""
     ours = MultiHeadAttention(num_heads=2, head_dim=4)
     theirs = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)
     x, y = random_floats((2, 5, 8)), random_floats((2, 7, 8))
     mask = np.random.default_rng(1).random((2, 5, 7)) > 0.3
     theirs(x, y, attention_mask=mask)
     ours.build(x.shape)
-    ours.set_weights(theirs.get_weights())
+    ours.set_weights([
+        np.reshape(w, v.shape)
+        for w, v in zip(theirs.get_weights(), ours.weights)
+    ])
     np.testing.assert_allclose(
         ours(x, y, attention_mask=mask), theirs(x, y, attention_mask=mask),
         atol=1e-5,

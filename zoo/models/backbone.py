@@ -8,20 +8,50 @@ from keras.src.backend.common import global_state
 from zoo.models.presets import PRESETS
 
 
-class Backbone(keras.Model):
+class CheckedModel(keras.Model):
+    """A model whose inputs and labels are checked even under XLA.
+
+    Subclasses implement `check_inputs(x)` and, if they take labels,
+    `check_labels(y)`; both return their argument, tied to graph assertions
+    when running in a graph. XLA drops assertions, so when `fit`, `evaluate`
+    or `predict` compile their step with `jit_compile=True`, the checks also
+    run once per step outside the compiled function.
+    """
+
+    def check_inputs(self, inputs):
+        """Raise a clear error if `inputs` cannot be right; return them."""
+        return inputs
+
+    def check_labels(self, y):
+        """Raise a clear error if labels `y` cannot be right; return them."""
+        return y
+
+    def _autoconvert_optionals(self, step_func):
+        # Keras wraps the (possibly XLA-compiled) step of fit, evaluate and
+        # predict here, in a plain tf.function: the place to run checks
+        # that XLA would drop.
+        step = super()._autoconvert_optionals(step_func)
+        if not self.jit_compile:
+            return step
+
+        def checked_step(data):
+            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+            if isinstance(x, dict):
+                x = self.check_inputs(x)
+            if y is not None:
+                y = self.check_labels(y)
+            return step((x, y, sample_weight))
+
+        return checked_step
+
+
+class Backbone(CheckedModel):
     """Base class of `BertEncoder`, `GPTDecoder` and `Transformer`.
 
     A backbone builds all its weights in its constructor, from its config
     alone, so `count_params()` and weight copying work before any call.
     Subclasses implement `build()` and `check_inputs(inputs)`.
     """
-
-    def check_inputs(self, inputs):
-        """Raise a clear error if `inputs` (a dict) cannot be right.
-
-        Returns `inputs`, tied to the checks when running in a graph.
-        """
-        raise NotImplementedError
 
     @classmethod
     def config_keys(cls):
@@ -84,23 +114,6 @@ class Backbone(keras.Model):
             count = model.count_params()
         global_state.set_global_attribute("uninitialized_variables", pending)
         return count
-
-    def _autoconvert_optionals(self, step_func):
-        # Keras wraps the (possibly XLA-compiled) step of fit, evaluate and
-        # predict here, in a plain tf.function. XLA drops the assertions of
-        # `check_inputs`, so under `jit_compile` they also run out here.
-        step = super()._autoconvert_optionals(step_func)
-        if not self.jit_compile:
-            return step
-
-        def checked_step(data):
-            x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-            if isinstance(x, dict):
-                checked = self.check_inputs(x)
-                data = (checked,) + tuple(data[1:]) if isinstance(data, tuple) else checked
-            return step(data)
-
-        return checked_step
 
 
 def get_backbone_class(name):

@@ -142,3 +142,21 @@ def check_decoding_inputs(token_ids, vocabulary_size, cache, start, name):
         return token_ids
     with tf.control_dependencies(checks):
         return tf.identity(token_ids)
+
+
+def check_labels(labels, num_classes, name="labels"):
+    """Raise unless every integer label lies in [0, num_classes).
+
+    Returns `labels`, tied to the check when running in a graph. A label
+    out of range would otherwise give an error on one device, a clamped
+    lookup on another and NaN under XLA. Mark positions that should not
+    count with a sample weight of 0, not with an out-of-range label.
+    """
+    labels = tf.convert_to_tensor(labels)
+    if not labels.dtype.is_integer:
+        return labels
+    checks = check_range(labels, num_classes, name, "classes")
+    if not checks:
+        return labels
+    with tf.control_dependencies(checks):
+        return tf.identity(labels)

@@ -1,0 +1,1 @@
+"""Speed measurements, side by side with keras-hub, in one process."""

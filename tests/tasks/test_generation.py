@@ -1,0 +1,176 @@
+"""Cached, compiled generation equals the slow, obvious computation."""
+
+import keras_hub
+import numpy as np
+import pytest
+
+from zoo.models import GPTDecoder
+from zoo.tasks import CausalLM
+from zoo.tasks import Seq2SeqLM
+
+PROMPTS = [[5, 6, 7, 8, 9], [10, 11], [12, 13, 14]]  # different lengths
+
+
+def _full_pass_greedy(lm, prompt, new_tokens, stop=None):
+    """Append the argmax of a full forward pass, one token at a time."""
+    ids = list(prompt)
+    for _ in range(new_tokens):
+        x = {"token_ids": np.array([ids]), "padding_mask": np.ones((1, len(ids)))}
+        ids.append(int(np.argmax(lm(x)[0, -1])))
+        if ids[-1] == stop:
+            break
+    return ids
+
+
+def _full_pass_translation(lm, source, new_tokens, start=1, stop=2):
+    target = [start]
+    for _ in range(new_tokens):
+        x = {"encoder_token_ids": np.array([source]),
+             "encoder_padding_mask": np.ones((1, len(source))),
+             "decoder_token_ids": np.array([target]),
+             "decoder_padding_mask": np.ones((1, len(target)))}
+        target.append(int(np.argmax(lm(x)[0, -1])))
+        if target[-1] == stop:
+            break
+    return target[1:]
+
+
+def test_greedy_is_the_argmax_of_full_passes(gpt):
+    lm = CausalLM(gpt)
+    generated = lm.generate(PROMPTS, max_new_tokens=12, stop_token_ids=None)
+    assert generated == [_full_pass_greedy(lm, p, 12) for p in PROMPTS]
+
+
+def test_greedy_without_xla_is_the_same(gpt):
+    compiled = CausalLM(gpt).generate(PROMPTS, max_new_tokens=6)
+    plain = CausalLM(gpt, jit_compile_generate=False).generate(
+        PROMPTS, max_new_tokens=6)
+    assert compiled == plain
+
+
+def test_beam_of_width_one_is_greedy(gpt, transformer):
+    lm = CausalLM(gpt)
+    greedy = lm.generate(PROMPTS, max_new_tokens=10, stop_token_ids=None)
+    for alpha in (0.0, 0.6):
+        assert lm.generate(PROMPTS, max_new_tokens=10, sampler="beam",
+                           num_beams=1, length_penalty=alpha,
+                           stop_token_ids=None) == greedy
+
+    translator = Seq2SeqLM(transformer)
+    args = dict(max_new_tokens=10, start_token_id=1, stop_token_ids=[2])
+    assert (translator.generate(PROMPTS, sampler="beam", num_beams=1, **args)
+            == translator.generate(PROMPTS, **args))
+
+
+def test_seq2seq_greedy_is_the_argmax_of_full_passes(transformer):
+    lm = Seq2SeqLM(transformer)
+    generated = lm.generate(PROMPTS, max_new_tokens=8, start_token_id=1,
+                            stop_token_ids=[2])
+    assert generated == [_full_pass_translation(lm, s, 8) for s in PROMPTS]
+
+
+def _sequence_log_prob(lm, source, target, start=1):
+    """log P(target | source), from one full forward pass."""
+    decoder_ids = [start] + target[:-1]
+    x = {"encoder_token_ids": np.array([source]),
+         "encoder_padding_mask": np.ones((1, len(source))),
+         "decoder_token_ids": np.array([decoder_ids]),
+         "decoder_padding_mask": np.ones((1, len(decoder_ids)))}
+    logits = np.asarray(lm(x)[0], "float64")
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    return sum(log_probs[t, token] for t, token in enumerate(target))
+
+
+def test_beam_search_scores_at_least_as_well_as_greedy(transformer):
+    """With 4 beams, the chosen hypothesis has the best normalized score
+    among those found, so never a worse one than the greedy path here."""
+    lm = Seq2SeqLM(transformer)
+    args = dict(max_new_tokens=6, start_token_id=1, stop_token_ids=None)
+    greedy = lm.generate(PROMPTS, **args)
+    beam = lm.generate(PROMPTS, sampler="beam", num_beams=4,
+                       length_penalty=0.0, **args)
+    for source, g, b in zip(PROMPTS, greedy, beam):
+        assert len(b) == 6
+        assert (_sequence_log_prob(lm, source, b)
+                >= _sequence_log_prob(lm, source, g) - 1e-5)
+
+
+def test_each_row_stops_at_its_own_stop_token(gpt):
+    lm = CausalLM(gpt)
+    free = lm.generate(PROMPTS, max_new_tokens=12, stop_token_ids=None)
+    stop = free[1][len(PROMPTS[1]) + 2]  # the third new token of row 1
+    stopped = lm.generate(PROMPTS, max_new_tokens=12, stop_token_ids=[stop])
+    for prompt, full, row in zip(PROMPTS, free, stopped):
+        new = full[len(prompt):]
+        end = new.index(stop) + 1 if stop in new else len(new)
+        assert row == prompt + new[:end]
+    assert len(stopped[1]) <= len(PROMPTS[1]) + 3  # stopped early
+    assert any(len(row) == len(full) for row, full in zip(stopped, free))
+
+
+def test_padded_dict_inputs_give_the_same_tokens(gpt):
+    lm = CausalLM(gpt)
+    as_lists = lm.generate(PROMPTS, max_new_tokens=4)
+    ids = np.zeros((3, 5), "int32")
+    mask = np.zeros((3, 5), bool)
+    for i, p in enumerate(PROMPTS):
+        ids[i, : len(p)], mask[i, : len(p)] = p, True
+    out = lm.generate({"token_ids": ids, "padding_mask": mask},
+                      max_new_tokens=4)
+    assert out["token_ids"].shape == (3, 9)
+    assert [row[m].tolist() for row, m in
+            zip(out["token_ids"], out["padding_mask"])] == as_lists
+
+
+def test_no_retrace_on_a_second_call(gpt):
+    lm = CausalLM(gpt)
+    lm.generate(PROMPTS, max_new_tokens=5, sampler="top_k", top_k=3, seed=1)
+    lm.generate(PROMPTS, max_new_tokens=5, sampler="top_k", top_k=3, seed=2,
+                temperature=0.5)
+    (function,) = lm._generate_functions.values()
+    assert function.experimental_get_tracing_count() == 1
+
+
+@pytest.mark.parametrize("sampler", ["random", "top_k", "top_p"])
+def test_a_seed_reproduces_sampling(gpt, sampler):
+    lm = CausalLM(gpt)
+    args = dict(max_new_tokens=10, sampler=sampler, top_k=5, top_p=0.9,
+                stop_token_ids=None)
+    first = lm.generate(PROMPTS, seed=7, **args)
+    assert lm.generate(PROMPTS, seed=7, **args) == first
+    assert lm.generate(PROMPTS, seed=8, **args) != first
+
+
+def test_narrowest_sampling_is_greedy(gpt):
+    lm = CausalLM(gpt)
+    greedy = lm.generate(PROMPTS, max_new_tokens=8)
+    assert lm.generate(PROMPTS, max_new_tokens=8, sampler="top_k", top_k=1,
+                       seed=3) == greedy
+    assert lm.generate(PROMPTS, max_new_tokens=8, sampler="top_p",
+                       top_p=1e-6, seed=3) == greedy
+
+
+def test_top_k_draws_only_from_the_k_most_likely():
+    backbone = GPTDecoder(vocabulary_size=37, num_layers=1, num_heads=2,
+                          hidden_dim=16, intermediate_dim=32,
+                          max_sequence_length=8, dropout=0.0)
+    lm = CausalLM(backbone)
+    prompt = [[4, 5, 6]]
+    logits = np.asarray(lm({"token_ids": np.array(prompt),
+                            "padding_mask": np.ones((1, 3))})[0, -1])
+    top3 = set(np.argsort(logits)[-3:].tolist())
+    drawn = {lm.generate(prompt, max_new_tokens=1, sampler="top_k", top_k=3,
+                         seed=s)[0][-1] for s in range(40)}
+    assert drawn <= top3 and len(drawn) > 1
+
+
+def test_strings_in_and_out_with_a_tokenizer():
+    tokenizer = keras_hub.tokenizers.ByteTokenizer()
+    backbone = GPTDecoder(vocabulary_size=256, num_layers=1, num_heads=2,
+                          hidden_dim=16, intermediate_dim=32,
+                          max_sequence_length=24, dropout=0.0)
+    lm = CausalLM(backbone, tokenizer=tokenizer)
+    texts = lm.generate(["ab", "hello"], max_new_tokens=4)
+    ids = lm.generate([list(b"ab"), list(b"hello")], max_new_tokens=4)
+    assert texts == [bytes(row).decode("utf-8", "replace") for row in ids]
+    assert isinstance(lm.generate("ab", max_new_tokens=2), str)

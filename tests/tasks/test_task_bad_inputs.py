@@ -1,0 +1,122 @@
+"""Bad labels and bad generation requests raise clear errors."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from harness import padded_batch
+from zoo.tasks import CausalLM
+from zoo.tasks import MaskedLM
+from zoo.tasks import Seq2SeqLM
+from zoo.tasks import SequenceClassifier
+from zoo.tasks import TokenClassifier
+
+MODES = {  # how fit runs its step -> the error a bad label raises
+    "eager": (dict(run_eagerly=True), ValueError),
+    "graph": (dict(jit_compile=False), tf.errors.InvalidArgumentError),
+    "xla": (dict(jit_compile=True), tf.errors.InvalidArgumentError),
+}
+
+
+def _bert_x(bert):
+    ids, mask = padded_batch([6, 4], 6, bert.vocabulary_size)
+    return {"token_ids": ids, "segment_ids": np.zeros_like(ids),
+            "padding_mask": mask}
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("bad", [3, -1])
+def test_class_labels_out_of_range_raise(bert, mode, bad):
+    options, error = MODES[mode]
+    task = SequenceClassifier(bert, 3)
+    task.compile(**options)
+    with pytest.raises(error, match=r"must lie in \[0, 3\)"):
+        task.fit(_bert_x(bert), np.array([0, bad]), verbose=0)
+
+
+def test_xla_would_otherwise_be_silent(bert):
+    """Why the check exists: XLA's gather clamps, so a bad label gives a
+    finite or NaN loss instead of an error."""
+    logits = tf.zeros((2, 3))
+    compiled = tf.function(jit_compile=True)(
+        lambda y: tf.gather(logits, y, axis=1, batch_dims=1))
+    picked = compiled(tf.constant([0, 7]))  # no error: index 7 is clamped
+    assert np.all(np.isfinite(picked))
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_token_labels_out_of_range_raise(bert, mode):
+    options, error = MODES[mode]
+    task = TokenClassifier(bert, 4)
+    task.compile(**options)
+    tags = np.zeros((2, 6), "int32")
+    tags[1, 2] = 4
+    with pytest.raises(error, match=r"must lie in \[0, 4\)"):
+        task.fit(_bert_x(bert), tags, verbose=0)
+
+
+def test_language_model_labels_beyond_the_vocabulary_raise(gpt):
+    task = CausalLM(gpt)
+    task.compile(jit_compile=True)
+    ids, mask = padded_batch([5, 5], 5, gpt.vocabulary_size)
+    labels = ids.copy()
+    labels[0, 0] = gpt.vocabulary_size
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must lie in"):
+        task.fit({"token_ids": ids, "padding_mask": mask}, labels, verbose=0)
+
+
+def test_mask_positions_outside_the_sequence_raise(bert):
+    task = MaskedLM(bert)
+    x = _bert_x(bert)
+    x["mask_positions"] = np.array([[1, 6], [0, 2]], "int32")
+    with pytest.raises(ValueError, match="mask_positions"):
+        task(x)
+
+
+@pytest.mark.parametrize("prompts, message", [
+    ([], "empty"),
+    ([[3, 4], []], "is empty"),
+    (np.array([3, 4, 5]), "batch of prompts"),
+    ([[3, 4], [[5]]], "flat sequence"),
+    ({"token_ids": np.ones((2, 3), "int32"),
+      "padding_mask": np.ones((2, 4), "int32")}, "must both be"),
+    ({"token_ids": np.ones((1, 3), "int32"),
+      "padding_mask": np.array([[1, 0, 1]])}, "right-padded"),
+    ([[3, 400]], "must lie in"),
+    (["some text"], "no tokenizer"),
+])
+def test_bad_prompts_raise(gpt, prompts, message):
+    with pytest.raises(ValueError, match=message):
+        CausalLM(gpt).generate(prompts, max_new_tokens=2)
+
+
+@pytest.mark.parametrize("max_new_tokens", [0, 31])
+def test_max_new_tokens_must_fit_the_context(gpt, max_new_tokens):
+    # The context is 32: a 2-token prompt leaves room for 30.
+    with pytest.raises(ValueError, match="between 1 and 30"):
+        CausalLM(gpt).generate([[3, 4]], max_new_tokens=max_new_tokens)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(sampler="nucleus"), "Unknown sampler"),
+    (dict(sampler="top_k"), "top_k"),
+    (dict(sampler="top_p", top_p=1.5), "top_p"),
+    (dict(sampler="random", temperature=0.0), "temperature"),
+    (dict(stop_token_ids=[99]), "stop_token_ids"),
+])
+def test_bad_sampling_options_raise(gpt, options, message):
+    with pytest.raises(ValueError, match=message):
+        CausalLM(gpt).generate([[3, 4]], max_new_tokens=2, **options)
+
+
+def test_translation_needs_a_start_token_and_room(transformer):
+    lm = Seq2SeqLM(transformer)
+    with pytest.raises(ValueError, match="start_token_id"):
+        lm.generate([[3, 4]])
+    with pytest.raises(ValueError, match="between 1 and 31"):
+        lm.generate([[3, 4]], max_new_tokens=40, start_token_id=1)
+
+
+def test_classifier_needs_a_class(bert):
+    with pytest.raises(ValueError, match="num_classes"):
+        SequenceClassifier(bert, 0)

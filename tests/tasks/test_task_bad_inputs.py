@@ -34,14 +34,13 @@ def test_class_labels_out_of_range_raise(bert, mode, bad):
         task.fit(_bert_x(bert), np.array([0, bad]), verbose=0)
 
 
-def test_xla_would_otherwise_be_silent(bert):
-    """Why the check exists: XLA's gather clamps, so a bad label gives a
-    finite or NaN loss instead of an error."""
-    logits = tf.zeros((2, 3))
-    compiled = tf.function(jit_compile=True)(
-        lambda y: tf.gather(logits, y, axis=1, batch_dims=1))
-    picked = compiled(tf.constant([0, 7]))  # no error: index 7 is clamped
-    assert np.all(np.isfinite(picked))
+@pytest.mark.parametrize("labels, message", [
+    ([0.0, 1.5], "whole numbers"), ([0.0, 3.0], r"must lie in \[0, 3\)")])
+def test_float_class_labels_are_checked_too(bert, labels, message):
+    task = SequenceClassifier(bert, 3)
+    task.compile(jit_compile=True)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        task.fit(_bert_x(bert), np.array(labels, "float32"), verbose=0)
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
@@ -90,6 +89,11 @@ def test_bad_prompts_raise(gpt, prompts, message):
         CausalLM(gpt).generate(prompts, max_new_tokens=2)
 
 
+def test_a_prompt_that_fills_the_context_raises(gpt):
+    with pytest.raises(ValueError, match="no room to generate"):
+        CausalLM(gpt).generate([list(range(3, 35))], max_new_tokens=1)
+
+
 @pytest.mark.parametrize("max_new_tokens", [0, 31])
 def test_max_new_tokens_must_fit_the_context(gpt, max_new_tokens):
     # The context is 32: a 2-token prompt leaves room for 30.
@@ -103,6 +107,9 @@ def test_max_new_tokens_must_fit_the_context(gpt, max_new_tokens):
     (dict(sampler="top_p", top_p=1.5), "top_p"),
     (dict(sampler="random", temperature=0.0), "temperature"),
     (dict(stop_token_ids=[99]), "stop_token_ids"),
+    (dict(sampler="beam", num_beams=2, stop_token_ids=[3, 4, 5]),
+     "at most 2 stop tokens"),
+    (dict(sampler="beam", num_beams=20), "vocabulary of at least 40"),
 ])
 def test_bad_sampling_options_raise(gpt, options, message):
     with pytest.raises(ValueError, match=message):

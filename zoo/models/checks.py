@@ -38,9 +38,10 @@ def check_range(ids, size, name, what):
         if bad.size:
             raise ValueError(f"{message} Found: {sorted(set(bad.tolist()))[:8]}")
         return []
+    ids = tf.cast(ids, "int64")  # `size` may not fit a narrow id dtype
     return [
         tf.debugging.assert_non_negative(ids, message=message),
-        tf.debugging.assert_less(ids, tf.cast(size, ids.dtype), message=message),
+        tf.debugging.assert_less(ids, tf.cast(size, "int64"), message=message),
     ]
 
 
@@ -153,9 +154,18 @@ def check_labels(labels, num_classes, name="labels"):
     count with a sample weight of 0, not with an out-of-range label.
     """
     labels = tf.convert_to_tensor(labels)
-    if not labels.dtype.is_integer:
-        return labels
-    checks = check_range(labels, num_classes, name, "classes")
+    checks = []
+    if not labels.dtype.is_integer:  # class ids given as floats
+        whole = tf.cast(tf.cast(labels, "int64"), labels.dtype)
+        message = f"`{name}` must be whole numbers (class ids)."
+        if tf.executing_eagerly():
+            if not np.array_equal(np.asarray(whole), np.asarray(labels)):
+                raise ValueError(message)
+        else:
+            checks.append(tf.debugging.assert_equal(whole, labels,
+                                                    message=message))
+        labels = tf.cast(labels, "int64")
+    checks += check_range(labels, num_classes, name, "classes")
     if not checks:
         return labels
     with tf.control_dependencies(checks):

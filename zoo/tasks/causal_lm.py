@@ -102,14 +102,17 @@ class CausalLM(generation.CompiledGenerate, Task):
             top_p: float in (0, 1], for "top_p".
             num_beams: int, for "beam".
             length_penalty: float alpha, for "beam".
-            stop_token_ids: ids that end a row (kept in the output); "auto"
-                is the tokenizer's end token, if any; None never stops.
+            stop_token_ids: an id or ids that end a row (kept in id
+                outputs, left out of strings); "auto" is the tokenizer's end
+                token, if any; None never stops.
             seed: int. Makes "random", "top_k" and "top_p" reproducible.
 
         Returns:
             Like `prompts`: lists of ids (prompt + new tokens, through the
-            stop token); a dict of (B, L) `token_ids` and `padding_mask`; or
-            strings (prompt + completion).
+            stop token); for an array or dict, a dict of (B, L)
+            `token_ids` and `padding_mask`, L rounded up to a multiple of
+            32 so that similar calls share one compiled graph; or strings
+            (prompt + completion).
         """
         text = generation.is_text(prompts)
         single = isinstance(prompts, str)
@@ -122,6 +125,13 @@ class CausalLM(generation.CompiledGenerate, Task):
         generation.check_sampler(sampler, top_k, top_p, temperature, num_beams)
         self.backbone.check_inputs({"token_ids": token_ids})
         room = self.backbone.max_sequence_length - token_ids.shape[1]
+        if room < 1:
+            raise ValueError(
+                f"The longest prompt has {token_ids.shape[1]} tokens and "
+                "fills the model's max_sequence_length "
+                f"{self.backbone.max_sequence_length}: no room to generate. "
+                "Shorten the prompt."
+            )
         if max_new_tokens is None:
             max_new_tokens = room
         if not 1 <= max_new_tokens <= room:
@@ -133,13 +143,18 @@ class CausalLM(generation.CompiledGenerate, Task):
             )
         stops = generation.stop_ids(stop_token_ids, self.tokenizer,
                                     self.backbone.vocabulary_size)
+        if sampler == "beam":
+            generation.check_beams(num_beams, stops,
+                                   self.backbone.vocabulary_size)
 
-        total = token_ids.shape[1] + max_new_tokens
+        total = generation.bucket(token_ids.shape[1] + max_new_tokens,
+                                  self.backbone.max_sequence_length)
         padded = np.zeros((len(token_ids), total), "int32")
         padded[:, : token_ids.shape[1]] = token_ids
         prompt_mask = np.arange(total)[None, :] < lengths[:, None]
         function = self.compiled_generate(
-            self._generate_graph, prefill=int(lengths.min()), sampler=sampler,
+            self._generate_graph,
+            prefill=generation.prefill_length(lengths.min()), sampler=sampler,
             top_k=top_k, num_beams=num_beams if sampler == "beam" else None,
         )
         output_ids, mask = function(
@@ -153,7 +168,7 @@ class CausalLM(generation.CompiledGenerate, Task):
         rows = [row[m].tolist() for row, m in zip(output_ids, mask)]
         if not text:
             return rows
-        texts = generation.detokenize(self.tokenizer, rows)
+        texts = generation.detokenize(self.tokenizer, rows, drop=set(stops))
         return texts[0] if single else texts
 
     def _generate_graph(self, token_ids, prompt_mask, row_end, stop_token_ids,

@@ -80,6 +80,21 @@ def pack_prompts(prompts, name="prompts"):
     return token_ids, lengths
 
 
+def bucket(length, limit, multiple=32):
+    """`length` rounded up to a multiple of `multiple`, at most `limit`.
+
+    Generation compiles one graph per shape; rounding the lengths it sees
+    lets calls with similar prompts reuse one graph instead of recompiling.
+    """
+    return min(-(-length // multiple) * multiple, max(limit, length))
+
+
+def prefill_length(shortest_prompt):
+    """How many prompt positions run in the first, parallel pass: the
+    largest power of two not above the shortest prompt (also bucketed)."""
+    return 1 << (int(shortest_prompt).bit_length() - 1)
+
+
 def check_sampler(sampler, top_k, top_p, temperature, num_beams):
     if sampler not in SAMPLERS:
         raise ValueError(
@@ -96,6 +111,21 @@ def check_sampler(sampler, top_k, top_p, temperature, num_beams):
         )
     if sampler == "beam" and num_beams < 1:
         raise ValueError(f"`num_beams` must be >= 1; got {num_beams}.")
+
+
+def check_beams(num_beams, stop_token_ids, vocabulary_size):
+    """Beam search keeps 2K candidates a step, so that K stay alive even if
+    up to K of them stop."""
+    if len(stop_token_ids) > num_beams:
+        raise ValueError(
+            f"Beam search with {num_beams} beams takes at most {num_beams} "
+            f"stop tokens; got {len(stop_token_ids)}."
+        )
+    if 2 * num_beams > vocabulary_size:
+        raise ValueError(
+            f"`num_beams`={num_beams} needs a vocabulary of at least "
+            f"{2 * num_beams} tokens; the model has {vocabulary_size}."
+        )
 
 
 def next_token(logits, sampler, index, seed, temperature, top_k, top_p):
@@ -227,7 +257,7 @@ def stop_ids(value, tokenizer, vocabulary_size):
     if isinstance(value, str) and value == "auto":
         end = getattr(tokenizer, "end_token_id", None)
         value = [] if end is None else [end]
-    stops = np.asarray([] if value is None else list(value), "int32")
+    stops = np.asarray([] if value is None else value, "int32").reshape(-1)
     if np.any((stops < 0) | (stops >= vocabulary_size)):
         raise ValueError(
             f"`stop_token_ids` must lie in [0, {vocabulary_size}); got "

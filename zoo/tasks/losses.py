@@ -68,6 +68,8 @@ class SparseCrossEntropy(keras.losses.Loss):
         if sample_weight is None:
             return ops.mean(losses)
         weights = ops.cast(sample_weight, "float32")
+        if len(weights.shape) == len(losses.shape) + 1:  # (B, 1) for (B,)
+            weights = ops.squeeze(weights, axis=-1)
         while len(weights.shape) < len(losses.shape):  # (B,) for (B, T)
             weights = ops.expand_dims(weights, -1)
         weights = ops.broadcast_to(weights, ops.shape(losses))

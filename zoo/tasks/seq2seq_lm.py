@@ -43,7 +43,9 @@ class Seq2SeqLM(generation.CompiledGenerate, Task):
         (B, T, V) logits; decoder position t predicts target token t + 1.
 
     Training: `fit(x)` without labels learns `decoder_token_ids` shifted
-    left (padding excluded); or pass labels and sample weights yourself.
+    left (padding excluded), so `decoder_token_ids` should be start token +
+    target + end token for the model to learn when to stop; or pass labels
+    and sample weights yourself.
     """
 
     default_learning_rate = 5e-4
@@ -99,8 +101,8 @@ class Seq2SeqLM(generation.CompiledGenerate, Task):
 
         Returns:
             For ids: lists of target ids (through the stop token), or a dict
-            of (B, 1 + max_new_tokens) `token_ids` (start token first) and
-            `padding_mask`. For strings: the detokenized targets.
+            of (B, L) `token_ids` (start token first) and `padding_mask`, L
+            being 1 + max_new_tokens rounded up to a multiple of 32. For strings: the detokenized targets.
         """
         text = generation.is_text(sources)
         single = isinstance(sources, str)
@@ -136,8 +138,15 @@ class Seq2SeqLM(generation.CompiledGenerate, Task):
             )
         stops = generation.stop_ids(stop_token_ids, self.tokenizer,
                                     vocabulary_size)
+        if sampler == "beam":
+            generation.check_beams(num_beams, stops,
+                                   self.backbone.vocabulary_size)
 
-        batch_size, total = len(source_ids), 1 + max_new_tokens
+        limit = self.backbone.max_sequence_length
+        width = generation.bucket(source_ids.shape[1], limit)
+        source_ids = np.pad(source_ids, [(0, 0), (0, width - source_ids.shape[1])])
+        batch_size = len(source_ids)
+        total = generation.bucket(1 + max_new_tokens, limit)
         target_ids = np.zeros((batch_size, total), "int32")
         target_ids[:, 0] = start_token_id
         prompt_mask = np.zeros((batch_size, total), bool)
@@ -151,7 +160,7 @@ class Seq2SeqLM(generation.CompiledGenerate, Task):
         output_ids, mask = function(
             tf.constant(source_ids), tf.constant(source_mask),
             tf.constant(target_ids), tf.constant(prompt_mask),
-            tf.constant(np.full(batch_size, total, "int32")),
+            tf.constant(np.full(batch_size, 1 + max_new_tokens, "int32")),
             tf.constant(stops),
             generation.options(seed, temperature, top_p, length_penalty),
         )

@@ -121,10 +121,13 @@ def padding_weights(x, sample_weight, key="padding_mask"):
     """`sample_weight` times the padding mask of `x` (1 real, 0 padding)."""
     if not isinstance(x, dict) or x.get(key) is None:
         return sample_weight
-    mask = ops.cast(x[key], "float32")
+    mask = ops.cast(x[key], "float32")  # (B, T)
     if sample_weight is None:
         return mask
-    return mask * ops.cast(sample_weight, "float32")
+    sample_weight = ops.cast(sample_weight, "float32")
+    if len(sample_weight.shape) == 1:  # one weight per sequence
+        sample_weight = sample_weight[:, None]
+    return mask * sample_weight
 
 
 def shift_left(x, ids_key, mask_key):

@@ -28,8 +28,40 @@ def next_token_logits(token_embedding, hidden):
     return ops.transpose(ops.einsum("vd,bd->vb", embeddings, hidden))
 
 
+class TiedLanguageModel(generation.CompiledGenerate, Task):
+    """What `CausalLM` and `Seq2SeqLM` share: logits through the tied token
+    embedding, next-token labels, an optional tokenizer, compiled generation.
+    """
+
+    def __init__(self, backbone, tokenizer=None, jit_compile_generate=True,
+                 **kwargs):
+        super().__init__(backbone, **kwargs)
+        self.tokenizer = tokenizer
+        self.jit_compile_generate = jit_compile_generate
+
+    def call(self, inputs, training=None):
+        hidden = self.backbone(inputs, training=training)  # (B, T, D)
+        return self.backbone.token_embedding(hidden, reverse=True)  # (B, T, V)
+
+    def label_classes(self):
+        return self.backbone.vocabulary_size
+
+    def default_metrics(self):
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                perplexity()]
+
+    def get_config(self):
+        config = super().get_config()
+        config["jit_compile_generate"] = self.jit_compile_generate
+        if self.tokenizer is not None:
+            config["tokenizer"] = keras.saving.serialize_keras_object(
+                self.tokenizer
+            )
+        return config
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class CausalLM(generation.CompiledGenerate, Task):
+class CausalLM(TiedLanguageModel):
     """Predict each next token; generate with a compiled, cached loop.
 
     The output projection is the token embedding, transposed (tied, Press &
@@ -58,19 +90,6 @@ class CausalLM(generation.CompiledGenerate, Task):
     >>> lm.generate([[464, 3290], [40]], max_new_tokens=5)
     """
 
-    def __init__(self, backbone, tokenizer=None, jit_compile_generate=True,
-                 **kwargs):
-        super().__init__(backbone, **kwargs)
-        self.tokenizer = tokenizer
-        self.jit_compile_generate = jit_compile_generate
-
-    def call(self, inputs, training=None):
-        hidden = self.backbone(inputs, training=training)  # (B, T, D)
-        return self.backbone.token_embedding(hidden, reverse=True)  # (B, T, V)
-
-    def label_classes(self):
-        return self.backbone.vocabulary_size
-
     def targets(self, x, y, sample_weight):
         if y is None:  # next-token labels from the inputs themselves
             return shift_left(x, "token_ids", "padding_mask")
@@ -78,10 +97,6 @@ class CausalLM(generation.CompiledGenerate, Task):
 
     def default_loss(self):
         return SparseCrossEntropy()
-
-    def default_metrics(self):
-        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                perplexity()]
 
     def generate(self, prompts, max_new_tokens=None, sampler="greedy", *,
                  temperature=1.0, top_k=None, top_p=None, num_beams=4,
@@ -189,12 +204,3 @@ class CausalLM(generation.CompiledGenerate, Task):
             step, logits, cache, token_ids, prompt_mask, row_end, prefill,
             stop_token_ids, options, sampler, top_k, num_beams,
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config["jit_compile_generate"] = self.jit_compile_generate
-        if self.tokenizer is not None:
-            config["tokenizer"] = keras.saving.serialize_keras_object(
-                self.tokenizer
-            )
-        return config

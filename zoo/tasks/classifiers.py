@@ -11,8 +11,41 @@ def _head_initializer():
     return keras.initializers.TruncatedNormal(stddev=0.02)  # as BERT
 
 
+class _Classifier(Task):
+    """Dropout and a dense layer over a backbone output; the shared part of
+    `SequenceClassifier` and `TokenClassifier`."""
+
+    default_learning_rate = 5e-5  # Devlin et al. 2018: 5e-5, 3e-5 or 2e-5
+    min_classes = 1
+
+    def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
+        super().__init__(backbone, **kwargs)
+        if num_classes < self.min_classes:
+            raise ValueError(
+                f"`num_classes` must be >= {self.min_classes}; got {num_classes}."
+            )
+        self.num_classes = num_classes
+        self.dropout = dropout
+        policy = backbone.dtype_policy
+        self.head_dropout = keras.layers.Dropout(dropout, dtype=policy,
+                                                 name="head_dropout")
+        self.head = keras.layers.Dense(
+            num_classes, kernel_initializer=_head_initializer(),
+            dtype=policy, name="head",
+        )
+        self.head.build((None, None, backbone.hidden_dim))
+
+    def classify(self, features, training):
+        """(..., D) -> (..., num_classes) logits."""
+        return self.head(self.head_dropout(features, training=training))
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes,
+                "dropout": self.dropout}
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class SequenceClassifier(Task):
+class SequenceClassifier(_Classifier):
     """Classify (or score) a sentence or a sentence pair.
 
     Dropout and a dense layer on the backbone's `pooled_output` (Devlin et
@@ -38,27 +71,9 @@ class SequenceClassifier(Task):
     >>> model.fit(x, labels)
     """
 
-    default_learning_rate = 5e-5  # Devlin et al. 2018: 5e-5, 3e-5 or 2e-5
-
-    def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
-        super().__init__(backbone, **kwargs)
-        if num_classes < 1:
-            raise ValueError(f"`num_classes` must be >= 1; got {num_classes}.")
-        self.num_classes = num_classes
-        self.dropout = dropout
-        policy = backbone.dtype_policy
-        self.head_dropout = keras.layers.Dropout(dropout, dtype=policy,
-                                                 name="head_dropout")
-        self.head = keras.layers.Dense(
-            num_classes, kernel_initializer=_head_initializer(),
-            dtype=policy, name="head",
-        )
-        self.head.build((None, backbone.hidden_dim))
-
     def call(self, inputs, training=None):
         pooled = self.backbone(inputs, training=training)["pooled_output"]
-        pooled = self.head_dropout(pooled, training=training)  # (B, D)
-        return self.head(pooled)  # (B, num_classes)
+        return self.classify(pooled, training)  # (B, D) -> (B, num_classes)
 
     def label_classes(self):
         return None if self.num_classes == 1 else self.num_classes
@@ -73,13 +88,9 @@ class SequenceClassifier(Task):
             return [keras.metrics.MeanAbsoluteError(name="mae")]
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
-    def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes,
-                "dropout": self.dropout}
-
 
 @keras.saving.register_keras_serializable(package="zoo")
-class TokenClassifier(Task):
+class TokenClassifier(_Classifier):
     """Tag every token, e.g. named entities in BIO form.
 
     Dropout and a dense layer on the backbone's `sequence_output` (Devlin et
@@ -97,27 +108,11 @@ class TokenClassifier(Task):
         (B, T, num_classes) logits.
     """
 
-    default_learning_rate = 5e-5
-
-    def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
-        super().__init__(backbone, **kwargs)
-        if num_classes < 2:
-            raise ValueError(f"`num_classes` must be >= 2; got {num_classes}.")
-        self.num_classes = num_classes
-        self.dropout = dropout
-        policy = backbone.dtype_policy
-        self.head_dropout = keras.layers.Dropout(dropout, dtype=policy,
-                                                 name="head_dropout")
-        self.head = keras.layers.Dense(
-            num_classes, kernel_initializer=_head_initializer(),
-            dtype=policy, name="head",
-        )
-        self.head.build((None, None, backbone.hidden_dim))
+    min_classes = 2
 
     def call(self, inputs, training=None):
         x = self.backbone(inputs, training=training)["sequence_output"]
-        x = self.head_dropout(x, training=training)  # (B, T, D)
-        return self.head(x)  # (B, T, num_classes)
+        return self.classify(x, training)  # (B, T, D) -> (B, T, num_classes)
 
     def label_classes(self):
         return self.num_classes
@@ -130,7 +125,3 @@ class TokenClassifier(Task):
 
     def default_metrics(self):
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-
-    def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes,
-                "dropout": self.dropout}

@@ -7,15 +7,14 @@ import tensorflow as tf
 
 from zoo.tasks import generation
 from zoo.tasks.beam_search import _tile
+from zoo.tasks.causal_lm import TiedLanguageModel
 from zoo.tasks.causal_lm import next_token_logits
-from zoo.tasks.causal_lm import perplexity
 from zoo.tasks.losses import SparseCrossEntropy
-from zoo.tasks.task import Task
 from zoo.tasks.task import shift_left
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class Seq2SeqLM(generation.CompiledGenerate, Task):
+class Seq2SeqLM(TiedLanguageModel):
     """Map a source sequence to a target sequence (Vaswani et al. 2017).
 
     Training is teacher-forced: the decoder reads the target shifted right
@@ -52,17 +51,8 @@ class Seq2SeqLM(generation.CompiledGenerate, Task):
 
     def __init__(self, backbone, tokenizer=None, label_smoothing=0.1,
                  jit_compile_generate=True, **kwargs):
-        super().__init__(backbone, **kwargs)
-        self.tokenizer = tokenizer
+        super().__init__(backbone, tokenizer, jit_compile_generate, **kwargs)
         self.label_smoothing = label_smoothing
-        self.jit_compile_generate = jit_compile_generate
-
-    def call(self, inputs, training=None):
-        hidden = self.backbone(inputs, training=training)  # (B, T, D)
-        return self.backbone.token_embedding(hidden, reverse=True)  # (B, T, V)
-
-    def label_classes(self):
-        return self.backbone.vocabulary_size
 
     def targets(self, x, y, sample_weight):
         if y is None:
@@ -72,9 +62,6 @@ class Seq2SeqLM(generation.CompiledGenerate, Task):
     def default_loss(self):
         return SparseCrossEntropy(label_smoothing=self.label_smoothing)
 
-    def default_metrics(self):
-        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                perplexity()]
 
     def generate(self, sources, max_new_tokens=None, sampler="greedy", *,
                  num_beams=4, length_penalty=0.6, temperature=1.0, top_k=None,
@@ -201,11 +188,4 @@ class Seq2SeqLM(generation.CompiledGenerate, Task):
         )
 
     def get_config(self):
-        config = super().get_config()
-        config["label_smoothing"] = self.label_smoothing
-        config["jit_compile_generate"] = self.jit_compile_generate
-        if self.tokenizer is not None:
-            config["tokenizer"] = keras.saving.serialize_keras_object(
-                self.tokenizer
-            )
-        return config
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}

@@ -132,10 +132,7 @@ class CausalLM(TiedLanguageModel):
         text = generation.is_text(prompts)
         single = isinstance(prompts, str)
         if text:
-            prompts = generation.tokenize(
-                self.tokenizer, [prompts] if single else list(prompts),
-                "CausalLM",
-            )
+            prompts = generation.tokenize(self.tokenizer, prompts, "CausalLM")
         token_ids, lengths = generation.pack_prompts(prompts)
         generation.check_sampler(sampler, top_k, top_p, temperature, num_beams)
         self.backbone.check_inputs({"token_ids": token_ids})

@@ -274,7 +274,8 @@ def is_text(inputs):
 
 
 def tokenize(tokenizer, texts, task):
-    """Strings -> lists of ids with the task's tokenizer."""
+    """A string or list of strings -> lists of ids, with the tokenizer."""
+    texts = [texts] if isinstance(texts, str) else list(texts)
     if tokenizer is None:
         raise ValueError(
             f"`generate` got strings but the {task} has no tokenizer. Pass "

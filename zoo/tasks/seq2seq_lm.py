@@ -89,15 +89,13 @@ class Seq2SeqLM(TiedLanguageModel):
         Returns:
             For ids: lists of target ids (through the stop token), or a dict
             of (B, L) `token_ids` (start token first) and `padding_mask`, L
-            being 1 + max_new_tokens rounded up to a multiple of 32. For strings: the detokenized targets.
+            being 1 + max_new_tokens rounded up to a multiple of 32. For
+            strings: the detokenized targets.
         """
         text = generation.is_text(sources)
         single = isinstance(sources, str)
         if text:
-            sources = generation.tokenize(
-                self.tokenizer, [sources] if single else list(sources),
-                "Seq2SeqLM",
-            )
+            sources = generation.tokenize(self.tokenizer, sources, "Seq2SeqLM")
         source_ids, source_lengths = generation.pack_prompts(sources, "sources")
         generation.check_sampler(sampler, top_k, top_p, temperature, num_beams)
         self.backbone.check_inputs({"encoder_token_ids": source_ids})

@@ -79,7 +79,7 @@ class GPTDecoder(Backbone):
 
         self.token_embedding = TokenEmbedding(
             vocabulary_size, hidden_dim,
-            embeddings_initializer=initializer(0.01),  # as keras-hub's GPT-2
+            embeddings_initializer=initializer(),
             dtype=dtype, name="token_embedding",
         )
         self.position_embedding = LearnedPositionEmbedding(

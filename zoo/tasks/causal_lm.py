@@ -35,8 +35,7 @@ class TiedLanguageModel(generation.CompiledGenerate, Task):
 
     def __init__(self, backbone, tokenizer=None, jit_compile_generate=True,
                  **kwargs):
-        super().__init__(backbone, **kwargs)
-        self.tokenizer = tokenizer
+        super().__init__(backbone, tokenizer, **kwargs)
         self.jit_compile_generate = jit_compile_generate
 
     def call(self, inputs, training=None):
@@ -53,10 +52,6 @@ class TiedLanguageModel(generation.CompiledGenerate, Task):
     def get_config(self):
         config = super().get_config()
         config["jit_compile_generate"] = self.jit_compile_generate
-        if self.tokenizer is not None:
-            config["tokenizer"] = keras.saving.serialize_keras_object(
-                self.tokenizer
-            )
         return config
 
 

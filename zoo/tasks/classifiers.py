@@ -18,8 +18,9 @@ class _Classifier(Task):
     default_learning_rate = 5e-5  # Devlin et al. 2018: 5e-5, 3e-5 or 2e-5
     min_classes = 1
 
-    def __init__(self, backbone, num_classes, dropout=0.1, **kwargs):
-        super().__init__(backbone, **kwargs)
+    def __init__(self, backbone, num_classes, dropout=0.1, tokenizer=None,
+                 **kwargs):
+        super().__init__(backbone, tokenizer, **kwargs)
         if num_classes < self.min_classes:
             raise ValueError(
                 f"`num_classes` must be >= {self.min_classes}; got {num_classes}."

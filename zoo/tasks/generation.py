@@ -281,10 +281,11 @@ def tokenize(tokenizer, texts, task):
             f"`generate` got strings but the {task} has no tokenizer. Pass "
             f"token ids, or build it with `{task}(backbone, tokenizer=...)`."
         )
-    ids = tokenizer(texts)
-    if isinstance(ids, tf.RaggedTensor):
-        ids = ids.to_list()
-    return [np.asarray(row, "int32").tolist() for row in ids]
+    # The same path as the training data and the SavedModel (keras-hub's
+    # eager Python path splits runs of spaces differently from its graph).
+    from zoo.data.tokenizers import tokenize_lines
+
+    return [row.tolist() for row in tokenize_lines(tokenizer, texts)]
 
 
 def detokenize(tokenizer, rows, drop=()):

@@ -24,6 +24,7 @@ class MaskedLM(Task):
     Args:
         backbone: a `BertEncoder`.
         next_sentence_prediction: bool. Add the NSP head.
+        tokenizer: optional keras-hub tokenizer, saved with the task.
 
     Call arguments:
         inputs: the backbone's inputs plus `mask_positions` (B, P): the
@@ -38,8 +39,9 @@ class MaskedLM(Task):
     padded positions); with NSP, dicts keyed like the outputs.
     """
 
-    def __init__(self, backbone, next_sentence_prediction=False, **kwargs):
-        super().__init__(backbone, **kwargs)
+    def __init__(self, backbone, next_sentence_prediction=False,
+                 tokenizer=None, **kwargs):
+        super().__init__(backbone, tokenizer, **kwargs)
         self.next_sentence_prediction = next_sentence_prediction
         policy = backbone.dtype_policy
         hidden_dim = backbone.hidden_dim

@@ -24,11 +24,14 @@ class Task(CheckedModel):
 
     Args:
         backbone: a `zoo.models.Backbone`.
+        tokenizer: optional keras-hub tokenizer; saved with the task (its
+            vocabulary travels inside the `.keras` file).
     """
 
-    def __init__(self, backbone, **kwargs):
+    def __init__(self, backbone, tokenizer=None, **kwargs):
         super().__init__(**kwargs)
         self.backbone = backbone
+        self.tokenizer = tokenizer
 
     # Labels and sample weights -------------------------------------------
 
@@ -106,6 +109,10 @@ class Task(CheckedModel):
     def get_config(self):
         config = keras.layers.Layer.get_config(self)
         config["backbone"] = keras.saving.serialize_keras_object(self.backbone)
+        if self.tokenizer is not None:
+            config["tokenizer"] = keras.saving.serialize_keras_object(
+                self.tokenizer
+            )
         return config
 
     @classmethod

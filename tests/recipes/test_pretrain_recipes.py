@@ -1,0 +1,136 @@
+"""Each pretraining recipe, end to end, as a user runs it: a subprocess.
+
+Tiny architectures, a small text file the test writes, a few steps. Each
+run must leave a model dir with everything the README promises and a
+`model.keras` that loads and runs.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import zoo  # noqa: F401  (registers the classes model.keras needs)
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+TINY = ["--override=num_layers=1", "--override=hidden_dim=32",
+        "--override=num_heads=2", "--override=intermediate_dim=64",
+        "--warmup_steps=1"]
+RECIPES = {
+    "gpt_pretrain": TINY + ["--tokenizer=character", "--sequence_length=16",
+                            "--override=max_sequence_length=16"],
+    "bert_pretrain": TINY + ["--vocabulary_size=300", "--sequence_length=32",
+                             "--next_sentence_prediction"],
+    "transformer_pretrain": TINY + ["--vocabulary_size=400",
+                                    "--sequence_length=32"],
+}
+
+
+def run_recipe(name, *flags, check=True):
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "recipes", f"{name}.py"), *flags],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{name} failed:\n{result.stderr[-4000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory):
+    """About 40 KB of the stdlib's help topics, in five documents."""
+    from pydoc_data.topics import topics
+
+    folder = tmp_path_factory.mktemp("text")
+    names = sorted(topics)[:5]
+    for name in names:
+        (folder / f"{name}.txt").write_text(topics[name][:8000])
+    return str(folder)
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_recipe_end_to_end_and_resume(name, text_file, tmp_path):
+    model_dir = str(tmp_path / "run")
+    flags = [f"--model_dir={model_dir}", f"--train_files={text_file}",
+             "--batch_size=4", "--checkpoint_every=2", *RECIPES[name]]
+    run_recipe(name, *flags, "--steps=2")
+
+    for path in ("flags.txt", "run.json", "tokenizer/tokenizer.json",
+                 "checkpoints/checkpoint.weights.h5", "logs", "metrics.json",
+                 "model.keras"):
+        assert os.path.exists(os.path.join(model_dir, path)), path
+    metrics = json.load(open(os.path.join(model_dir, "metrics.json")))
+    assert metrics["steps"] == 2 and metrics["resumed_from_step"] == 0
+    assert np.isfinite(metrics["validation_loss"])
+    assert metrics["tokens_per_second"] > 0
+
+    # The same run, extended: it resumes from the step-2 checkpoint.
+    refused = run_recipe(name, *flags, "--steps=4", check=False)
+    assert refused.returncode != 0 and "--resume" in refused.stderr
+    run_recipe(name, *flags, "--steps=4", "--resume")
+    metrics = json.load(open(os.path.join(model_dir, "metrics.json")))
+    assert metrics["steps"] == 4 and metrics["resumed_from_step"] == 2
+
+    task = keras.saving.load_model(os.path.join(model_dir, "model.keras"))
+    assert int(task.optimizer.iterations) == 4
+    assert task.tokenizer is not None
+    assert task.backbone.vocabulary_size == task.tokenizer.vocabulary_size()
+
+
+def test_gpt_recipe_generates_text_from_the_saved_model(text_file, tmp_path):
+    model_dir = str(tmp_path / "run")
+    run_recipe("gpt_pretrain", f"--model_dir={model_dir}",
+               f"--train_files={text_file}", "--batch_size=4", "--steps=2",
+               "--checkpoint_every=2", "--xla=false", *RECIPES["gpt_pretrain"])
+    assert os.path.getsize(os.path.join(model_dir, "samples.txt")) > 0
+    task = keras.saving.load_model(os.path.join(model_dir, "model.keras"))
+    text = task.generate("The ", max_new_tokens=5)
+    assert text.startswith("The ") and len(text) >= len("The ")
+
+
+def test_flags_help_and_flagfile(text_file, tmp_path):
+    result = run_recipe("gpt_pretrain", "--helpfull", check=False)  # exits 1
+    assert "--checkpoint_every" in result.stdout
+    assert "--train_files" in result.stdout
+    flagfile = tmp_path / "flags.txt"
+    flagfile.write_text("\n".join(
+        [f"--model_dir={tmp_path / 'run'}", f"--train_files={text_file}",
+         "--batch_size=4", "--steps=2", "--checkpoint_every=2",
+         *RECIPES["gpt_pretrain"]]
+    ))
+    run_recipe("gpt_pretrain", f"--flagfile={flagfile}")
+    written = (tmp_path / "run" / "flags.txt").read_text()
+    assert "--steps=2" in written and "--batch_size=4" in written
+
+
+def test_model_dir_with_a_different_model_is_refused(text_file, tmp_path):
+    model_dir = str(tmp_path / "run")
+    flags = [f"--model_dir={model_dir}", f"--train_files={text_file}",
+             "--batch_size=4", "--steps=2", "--checkpoint_every=2",
+             "--xla=false", *RECIPES["gpt_pretrain"]]
+    run_recipe("gpt_pretrain", *flags)
+    result = run_recipe("gpt_pretrain", *flags, "--resume",
+                        "--override=num_layers=2", check=False)
+    assert result.returncode != 0
+    assert "holds a different model" in result.stderr
+    assert "num_layers 1 there, 2 here" in result.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "does not exist"),
+    (b"", "is empty"),
+    (b"caf\xe9 au lait\n", "line 1 (byte 3): not valid UTF-8"),
+])
+def test_bad_data_files_stop_with_a_clear_message(content, message, tmp_path):
+    path = tmp_path / "data.txt"
+    if content is not None:
+        path.write_bytes(content)
+    result = run_recipe("gpt_pretrain", f"--model_dir={tmp_path / 'run'}",
+                        f"--train_files={path}", *RECIPES["gpt_pretrain"],
+                        check=False)
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -1,0 +1,347 @@
+"""Tokenizers for the three families, trained from a corpus or loaded.
+
+Every tokenizer here is a keras-hub tokenizer (a Keras layer), so a task
+that holds one saves its vocabulary inside its `.keras` file, and
+`save_tokenizer` / `load_tokenizer` keep a copy beside it in a model dir.
+
+| family          | tokenizer                        | trained with                  |
+|-----------------|----------------------------------|-------------------------------|
+| BERT            | WordPiece (`BertTokenizer`)      | keras-hub's WordPiece trainer |
+| GPT             | byte-level BPE (`GPT2Tokenizer`) | Hugging Face `tokenizers`     |
+| GPT, small runs | characters (`CharacterTokenizer`)| the corpus's character set    |
+| encoder-decoder | SentencePiece, shared src/target | `sentencepiece`               |
+"""
+
+import json
+import os
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+from keras_hub.src.utils.tensor_utils import convert_to_ragged_batch
+from keras_hub.src.utils.tensor_utils import preprocessing_function
+
+KINDS = ("wordpiece", "byte_pair", "character", "sentence_piece")
+END_OF_TEXT = "<|endoftext|>"  # GPT-2's document separator
+NUM_SENTINELS = 100  # T5's <extra_id_0> ... <extra_id_99>
+
+
+def _check_texts(texts):
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    if not any(text.strip() for text in texts):
+        raise ValueError(
+            "Cannot train a tokenizer on an empty corpus: every text is empty "
+            "or whitespace. Check the data files."
+        )
+    return texts
+
+
+# WordPiece (BERT) ----------------------------------------------------------
+
+BERT_SPECIAL_TOKENS = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]
+
+
+def train_wordpiece(texts, vocabulary_size=8000, lowercase=True):
+    """Train a BERT WordPiece vocabulary on `texts` (a list of strings)."""
+    texts = _check_texts(texts)
+    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
+        tf.data.Dataset.from_tensor_slices(texts).batch(256),
+        vocabulary_size,
+        lowercase=lowercase,
+        reserved_tokens=BERT_SPECIAL_TOKENS,
+    )
+    return keras_hub.models.BertTokenizer(vocabulary, lowercase=lowercase)
+
+
+def load_wordpiece(path, lowercase=True):
+    """A `BertTokenizer` from a `vocab.txt` file (one token per line)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No WordPiece vocabulary file at {path!r}.")
+    with open(path, encoding="utf-8") as file:
+        vocabulary = [line.rstrip("\n") for line in file]
+    missing = [t for t in BERT_SPECIAL_TOKENS if t not in vocabulary]
+    if missing:
+        raise ValueError(
+            f"The vocabulary {path!r} lacks BERT's special tokens {missing}; "
+            f"a BERT vocabulary needs all of {BERT_SPECIAL_TOKENS}."
+        )
+    return keras_hub.models.BertTokenizer(vocabulary, lowercase=lowercase)
+
+
+# Byte-level BPE (GPT-2) ------------------------------------------------------
+
+
+def train_byte_pair(texts, vocabulary_size=8000):
+    """Train a GPT-2-style byte-level BPE on `texts`.
+
+    The merges are learned by Hugging Face `tokenizers` (a keras-hub
+    dependency) with GPT-2's byte-to-unicode alphabet and pre-tokenizer;
+    the result is keras-hub's `GPT2Tokenizer`, with `<|endoftext|>` as the
+    start, end and document-separator token.
+    """
+    from tokenizers import Tokenizer
+    from tokenizers import decoders
+    from tokenizers import models
+    from tokenizers import pre_tokenizers
+    from tokenizers import trainers
+
+    texts = _check_texts(texts)
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocabulary_size,
+        special_tokens=[END_OF_TEXT],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(texts, trainer)
+    state = json.loads(bpe.to_str())["model"]
+    merges = [m if isinstance(m, str) else " ".join(m) for m in state["merges"]]
+    return keras_hub.models.GPT2Tokenizer(state["vocab"], merges)
+
+
+# Characters (Tiny Shakespeare-style runs) -----------------------------------
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class CharacterTokenizer(keras_hub.tokenizers.Tokenizer):
+    """One token per Unicode character of a fixed vocabulary.
+
+    Id 0 is `<|endoftext|>` (start, end and document separator), id 1
+    `<unk>` (characters not seen in training), then the characters.
+
+    Args:
+        vocabulary: list of single characters, or None (set later by
+            `load_assets`).
+
+    Example:
+
+    >>> tokenizer = train_characters(["hello"])
+    >>> tokenizer.detokenize(tokenizer("hole"))
+    'hole'
+    """
+
+    SPECIAL_TOKENS = (END_OF_TEXT, "<unk>")
+
+    def __init__(self, vocabulary=None, dtype="int32", **kwargs):
+        super().__init__(dtype=dtype, **kwargs)
+        self._add_special_token(END_OF_TEXT, "end_token")
+        self._add_special_token(END_OF_TEXT, "start_token")
+        self._add_special_token("<unk>", "unknown_token")
+        self.file_assets = ["characters.json"]
+        self.set_vocabulary(vocabulary)
+
+    def set_vocabulary(self, characters):
+        self.vocabulary = None
+        if characters is None:
+            return
+        characters = [c for c in characters if c not in self.SPECIAL_TOKENS]
+        bad = [c for c in characters if len(c) != 1]
+        if bad:
+            raise ValueError(f"Character vocabulary entries must be single "
+                             f"characters; got {bad[:5]}.")
+        self.vocabulary = list(self.SPECIAL_TOKENS) + characters
+        self._ids = {token: i for i, token in enumerate(self.vocabulary)}
+        self._table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(self.vocabulary),
+                tf.range(len(self.vocabulary), dtype="int32"),
+            ),
+            default_value=1,  # <unk>
+        )
+        self._strings = tf.constant(
+            [""] + [""] + characters  # specials detokenize to nothing
+        )
+        self._update_special_token_ids()
+
+    def save_assets(self, dir_path):
+        characters = self.vocabulary[len(self.SPECIAL_TOKENS):]
+        with open(os.path.join(dir_path, "characters.json"), "w",
+                  encoding="utf-8") as file:
+            json.dump(characters, file, ensure_ascii=False)
+
+    def load_assets(self, dir_path):
+        with open(os.path.join(dir_path, "characters.json"),
+                  encoding="utf-8") as file:
+            self.set_vocabulary(json.load(file))
+
+    def get_vocabulary(self):
+        return list(self.vocabulary)
+
+    def vocabulary_size(self):
+        return len(self.vocabulary)
+
+    def id_to_token(self, id):
+        if not 0 <= id < len(self.vocabulary):
+            raise ValueError(f"Id {id} is outside the vocabulary "
+                             f"[0, {len(self.vocabulary)}).")
+        return self.vocabulary[id]
+
+    def token_to_id(self, token):
+        if token not in self._ids:
+            raise ValueError(f"{token!r} is not in the vocabulary.")
+        return self._ids[token]
+
+    @preprocessing_function
+    def tokenize(self, inputs):
+        characters = tf.strings.unicode_split(inputs, "UTF-8")  # (B, None)
+        return tf.ragged.map_flat_values(self._table.lookup, characters)
+
+    @preprocessing_function
+    def detokenize(self, inputs):
+        inputs, unbatched, _ = convert_to_ragged_batch(inputs)
+        pieces = tf.gather(self._strings, tf.cast(inputs, "int32"))
+        outputs = tf.strings.reduce_join(pieces, axis=-1)
+        return tf.squeeze(outputs, 0) if unbatched else outputs
+
+
+def train_characters(texts):
+    """A `CharacterTokenizer` over every character in `texts`."""
+    texts = _check_texts(texts)
+    return CharacterTokenizer(sorted(set().union(*map(set, texts))))
+
+
+# SentencePiece (the encoder-decoder's shared vocabulary) --------------------
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class SubwordTokenizer(keras_hub.tokenizers.SentencePieceTokenizer):
+    """A SentencePiece model shared by source and target.
+
+    Ids: 0 `<pad>`, 1 `<unk>`, 2 `<s>` (decoder start), 3 `</s>` (end),
+    then the sentinels `<extra_id_0>`, ... used by span corruption, then
+    the learned pieces.
+    """
+
+    def __init__(self, proto=None, **kwargs):
+        self._add_special_token("<pad>", "pad_token")
+        self._add_special_token("<s>", "start_token")
+        self._add_special_token("</s>", "end_token")
+        super().__init__(proto=proto, **kwargs)
+
+    def sentinel_ids(self):
+        """Ids of `<extra_id_0>`, `<extra_id_1>`, ... in order."""
+        vocabulary = set(self.get_vocabulary())
+        count = 0
+        while f"<extra_id_{count}>" in vocabulary:
+            count += 1
+        return [self.token_to_id(f"<extra_id_{i}>") for i in range(count)]
+
+
+def train_sentence_piece(texts, vocabulary_size=8000, model_type="unigram",
+                         num_sentinels=NUM_SENTINELS):
+    """Train one SentencePiece model on `texts` (source and target text)."""
+    import io
+
+    import sentencepiece
+
+    texts = _check_texts(texts)
+    lines = (line for text in texts for line in text.splitlines()
+             if line.strip())
+    proto = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=lines,
+        model_writer=proto,
+        vocab_size=vocabulary_size,
+        model_type=model_type,
+        pad_id=0, unk_id=1, bos_id=2, eos_id=3,
+        pad_piece="<pad>", unk_piece="<unk>", bos_piece="<s>",
+        eos_piece="</s>",
+        user_defined_symbols=[f"<extra_id_{i}>" for i in range(num_sentinels)],
+        character_coverage=1.0,
+        hard_vocab_limit=False,  # small corpora may not fill the vocabulary
+        minloglevel=2,
+    )
+    return SubwordTokenizer(proto.getvalue())
+
+
+# Build from flags, save and load ----------------------------------------------
+
+
+def train_tokenizer(kind, texts, vocabulary_size=8000, lowercase=True):
+    """Train a tokenizer of `kind` (one of `KINDS`) on `texts`."""
+    if kind == "wordpiece":
+        return train_wordpiece(texts, vocabulary_size, lowercase)
+    if kind == "byte_pair":
+        return train_byte_pair(texts, vocabulary_size)
+    if kind == "character":
+        return train_characters(texts)
+    if kind == "sentence_piece":
+        return train_sentence_piece(texts, vocabulary_size)
+    raise ValueError(f"Unknown tokenizer {kind!r}; choose one of {KINDS}.")
+
+
+def save_tokenizer(tokenizer, directory):
+    """Write `tokenizer.json` (its config) and its vocabulary files."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "tokenizer.json"), "w") as file:
+        json.dump(keras.saving.serialize_keras_object(tokenizer), file,
+                  indent=2)
+    tokenizer.save_assets(directory)
+
+
+def load_tokenizer(directory):
+    """The tokenizer `save_tokenizer` wrote into `directory`."""
+    path = os.path.join(directory, "tokenizer.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"No tokenizer in {directory!r} (expected {path}). Point to a "
+            "model dir written by a zoo recipe."
+        )
+    with open(path) as file:
+        tokenizer = keras.saving.deserialize_keras_object(json.load(file))
+    tokenizer.load_assets(directory)
+    return tokenizer
+
+
+def tokenize_lines(tokenizer, lines, batch_size=1024):
+    """Token ids of each string in `lines`: a list of int32 arrays.
+
+    For data preparation. keras-hub's byte-pair tokenizer runs its merges
+    in TensorFlow graph loops, about 1,600 characters/s here, so
+    `GPT2Tokenizer`s encode with Hugging Face `tokenizers` over the same
+    vocabulary and merges (the same ids; tests/data check it). The
+    keras-hub tokenizer stays the one saved with the model. SentencePiece
+    models encode with the `sentencepiece` library itself (the same C++
+    code as TensorFlow Text's op, whose eager resource `tf.random.set_seed`
+    invalidates).
+    """
+    if not lines:
+        return []
+    if isinstance(tokenizer, keras_hub.tokenizers.BytePairTokenizer):
+        encoder = _byte_pair_encoder(tokenizer)
+        return [np.asarray(e.ids, "int32")
+                for e in encoder.encode_batch(list(lines))]
+    if isinstance(tokenizer, keras_hub.tokenizers.SentencePieceTokenizer):
+        import sentencepiece
+
+        processor = sentencepiece.SentencePieceProcessor(
+            model_proto=tokenizer.proto)
+        return [np.asarray(ids, "int32") for ids in processor.encode(list(lines))]
+    dataset = tf.data.Dataset.from_tensor_slices(list(lines)).batch(batch_size)
+    return [
+        np.asarray(ids, "int32")
+        for batch in dataset.map(tokenizer)
+        for ids in batch.to_list()
+    ]
+
+
+def _byte_pair_encoder(tokenizer):
+    from tokenizers import AddedToken
+    from tokenizers import Tokenizer
+    from tokenizers import models
+    from tokenizers import pre_tokenizers
+
+    merges = [tuple(merge.split(" ")) for merge in tokenizer.merges]
+    encoder = Tokenizer(models.BPE(dict(tokenizer.vocabulary), merges))
+    encoder.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    special = [t for t in tokenizer.special_tokens if t in tokenizer.vocabulary]
+    encoder.add_special_tokens([AddedToken(t, normalized=False) for t in special])
+    return encoder
+
+
+def vocabulary_size(tokenizer):
+    """The tokenizer's vocabulary size, as an int."""
+    return int(tokenizer.vocabulary_size())

@@ -1,0 +1,197 @@
+"""The flags and wiring every pretraining recipe shares.
+
+A recipe defines these flags with its own defaults (`define_flags`), then
+calls the helpers in order: `start` (seed, precision, model dir, flags
+file), `corpus`, `tokenizer`, `backbone`, `check_model_dir`, `compile`,
+and `zoo.training.run.train`.
+"""
+
+import ast
+import math
+import os
+
+import keras
+from absl import flags
+from absl import logging
+
+from zoo.data import corpus as corpora
+from zoo.data import tokenizers
+from zoo.training import optimizers
+from zoo.training import run
+
+FLAGS = flags.FLAGS
+
+
+def define_flags(**defaults):
+    """Define the shared flags; `defaults` sets recipe-specific defaults."""
+
+    def default(name, value):
+        return defaults.get(name, value)
+
+    flags.DEFINE_string("model_dir", default("model_dir", None),
+                        "Where the run writes everything (see README).")
+    flags.DEFINE_string("preset", default("preset", None),
+                        "Architecture preset (python -m zoo.models lists them).")
+    flags.DEFINE_multi_string(
+        "override", default("override", []),
+        "Architecture override KEY=VALUE, repeatable, e.g. "
+        "--override=num_layers=2 --override=dropout=0.0.")
+    flags.DEFINE_list(
+        "train_files", [],
+        "Text files, folders (their *.txt) or globs, one document per file. "
+        "Empty: the embedded pydoc_data corpus (no download).")
+    flags.DEFINE_list("validation_files", [],
+                      "Held-out text; empty: the last --validation_fraction "
+                      "of the training text.")
+    flags.DEFINE_float("validation_fraction", 0.1,
+                       "Share of the text held out when no validation files.")
+    flags.DEFINE_enum("tokenizer", default("tokenizer", None),
+                      tokenizers.KINDS, "Tokenizer to train on the text.")
+    flags.DEFINE_integer("vocabulary_size", default("vocabulary_size", 8000),
+                         "Target vocabulary size for subword tokenizers.")
+    flags.DEFINE_bool("lowercase", True, "WordPiece: lowercase the text.")
+    flags.DEFINE_integer("sequence_length", default("sequence_length", None),
+                         "Tokens per example; default: the model's context.")
+    flags.DEFINE_integer("batch_size", default("batch_size", 32),
+                         "Examples per batch.")
+    flags.DEFINE_integer("steps", default("steps", 1000),
+                         "Training batches in all (resumed runs included).")
+    flags.DEFINE_float("learning_rate", default("learning_rate", 1e-3),
+                       "Peak learning rate (for inverse_sqrt: its scale).")
+    flags.DEFINE_enum("schedule", default("schedule", "cosine"),
+                      optimizers.SCHEDULES, "Learning-rate schedule.")
+    flags.DEFINE_integer("warmup_steps", default("warmup_steps", 100),
+                         "Linear warmup steps.")
+    flags.DEFINE_float("final_learning_rate",
+                       default("final_learning_rate", 0.0),
+                       "Learning rate at the last step (cosine, linear).")
+    flags.DEFINE_float("decay_fraction", default("decay_fraction", 1.0),
+                       "Share of the post-warmup steps spent decaying; the "
+                       "peak holds before (cosine, linear).")
+    flags.DEFINE_float("weight_decay", default("weight_decay", 0.01),
+                       "AdamW decoupled weight decay (dense kernels only).")
+    flags.DEFINE_float("beta_1", 0.9, "Adam beta_1.")
+    flags.DEFINE_float("beta_2", default("beta_2", 0.999), "Adam beta_2.")
+    flags.DEFINE_float("clipnorm", 1.0, "Clip the global gradient norm; 0: off.")
+    flags.DEFINE_integer("gradient_accumulation", 1,
+                         "Batches whose gradients make one update.")
+    flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
+                      "Keras dtype policy.")
+    flags.DEFINE_bool("xla", True, "Compile the training step with XLA.")
+    flags.DEFINE_integer("steps_per_execution", 50,
+                         "Training steps per call into the compiled loop.")
+    flags.DEFINE_integer("seed", 1337, "Seed for weights, data order, masks.")
+    flags.DEFINE_bool("resume", False,
+                      "Continue the run in --model_dir from its checkpoint.")
+    flags.DEFINE_integer("checkpoint_every", default("checkpoint_every", 500),
+                         "Steps between checkpoints; must divide --steps.")
+    flags.DEFINE_integer("eval_every", 0,
+                         "Steps between validations (0: at the end only).")
+    flags.DEFINE_integer("validation_batches", 0,
+                         "Batches per validation (0: all of it).")
+    flags.mark_flag_as_required("model_dir")
+
+
+def start(recipe_name):
+    """Seed, dtype policy, model dir and `flags.txt`; returns the dir."""
+    run.check_intervals(FLAGS.steps, FLAGS.checkpoint_every, FLAGS.eval_every)
+    keras.utils.set_random_seed(FLAGS.seed)
+    keras.mixed_precision.set_global_policy(FLAGS.precision)
+    model_dir = FLAGS.model_dir
+    if os.path.exists(os.path.join(model_dir, "run.json")) and not FLAGS.resume:
+        run.prepare_model_dir(model_dir, {"recipe": recipe_name}, False)
+    os.makedirs(model_dir, exist_ok=True)
+    with open(os.path.join(model_dir, "flags.txt"), "w") as file:
+        file.write(FLAGS.flags_into_string())
+    logging.info("Writing to %s", model_dir)
+    return model_dir
+
+
+def corpus():
+    """`(train_documents, validation_documents)` from the data flags."""
+    if FLAGS.train_files:
+        documents = corpora.read_documents(FLAGS.train_files)
+    else:
+        documents = corpora.default_corpus()
+        logging.info("No --train_files: using the embedded pydoc_data corpus.")
+    if FLAGS.validation_files:
+        return documents, corpora.read_documents(FLAGS.validation_files)
+    return corpora.split_documents(documents, FLAGS.validation_fraction)
+
+
+def tokenizer(model_dir, train_documents):
+    """Train the tokenizer, or reload it when resuming a run."""
+    directory = os.path.join(model_dir, "tokenizer")
+    if FLAGS.resume and os.path.exists(os.path.join(directory, "tokenizer.json")):
+        return tokenizers.load_tokenizer(directory)
+    result = tokenizers.train_tokenizer(
+        FLAGS.tokenizer, train_documents, FLAGS.vocabulary_size, FLAGS.lowercase
+    )
+    tokenizers.save_tokenizer(result, directory)
+    return result
+
+
+def parse_overrides(items):
+    """["num_layers=2", "dropout=0.0"] -> {"num_layers": 2, "dropout": 0.0}."""
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--override={item!r} is not KEY=VALUE.")
+        try:
+            overrides[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            overrides[key] = value  # a bare string, e.g. activation=gelu
+    return overrides
+
+
+def backbone(backbone_class, tokenizer):
+    """The preset with overrides, sized to the tokenizer's vocabulary."""
+    overrides = parse_overrides(FLAGS.override)
+    overrides["vocabulary_size"] = tokenizers.vocabulary_size(tokenizer)
+    return backbone_class.from_preset(FLAGS.preset, **overrides)
+
+
+def check_model_dir(model_dir, recipe_name, backbone, tokenizer, **extra):
+    """Refuse a model dir that holds a different model (see run.py)."""
+    config = {
+        k: v for k, v in backbone.get_config().items()
+        if k not in ("name", "dtype", "trainable")
+    }
+    run.prepare_model_dir(model_dir, {
+        "recipe": recipe_name,
+        "backbone": {"class": type(backbone).__name__, **config},
+        "tokenizer": {"class": type(tokenizer).__name__,
+                      "vocabulary_size": tokenizers.vocabulary_size(tokenizer)},
+        **extra,
+    }, FLAGS.resume)
+
+
+def compile(task, hidden_dim):
+    """Compile `task` with AdamW and the schedule the flags describe."""
+    learning_rate = optimizers.schedule(
+        FLAGS.schedule, FLAGS.learning_rate, FLAGS.steps, FLAGS.warmup_steps,
+        FLAGS.final_learning_rate, FLAGS.decay_fraction, hidden_dim,
+    )
+    optimizer = optimizers.adamw(
+        task, learning_rate, weight_decay=FLAGS.weight_decay,
+        beta_1=FLAGS.beta_1, beta_2=FLAGS.beta_2, clipnorm=FLAGS.clipnorm,
+        gradient_accumulation_steps=FLAGS.gradient_accumulation,
+    )
+    task.compile(
+        optimizer=optimizer,
+        jit_compile=FLAGS.xla,
+        steps_per_execution=math.gcd(FLAGS.steps_per_execution,
+                                     FLAGS.checkpoint_every),
+    )
+
+
+def train(task, train_data, validation_data, model_dir, tokens_per_step):
+    """`zoo.training.run.train` with the flags' intervals."""
+    return run.train(
+        task, train_data, validation_data,
+        model_dir=model_dir, steps=FLAGS.steps,
+        checkpoint_every=FLAGS.checkpoint_every, eval_every=FLAGS.eval_every,
+        validation_steps=FLAGS.validation_batches or None,
+        tokens_per_step=tokens_per_step,
+    )

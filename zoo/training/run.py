@@ -1,0 +1,257 @@
+"""A training run in a model dir: checkpoints, resume, logs, metrics.
+
+A model dir written by a recipe holds
+
+    run.json              what was trained (recipe, architecture, tokenizer)
+    flags.txt             the resolved flags (reusable with --flagfile)
+    tokenizer/            the tokenizer (see zoo.data.tokenizers)
+    checkpoints/          the last good checkpoint: weights + optimizer state
+    logs/                 TensorBoard logs
+    metrics.json          final training and validation loss, tokens/s
+    model.keras           the final task, tokenizer included
+
+Training runs in "epochs" of `checkpoint_every` steps: the checkpoint is
+written at the end of each, so a run interrupted at any point resumes from
+the last multiple of `checkpoint_every`, with the optimizer state and the
+learning-rate schedule where they were. Files are written to a temporary
+name and renamed into place, so a failed or interrupted run never leaves a
+half-written checkpoint or model, and never replaces a good one with a
+NaN-poisoned one.
+"""
+
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+
+
+def write_json(path, value):
+    """Write `value` as JSON to `path` atomically."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w") as file:
+        json.dump(value, file, indent=2, sort_keys=True)
+        file.write("\n")
+    os.replace(temporary, path)
+
+
+def read_json(path):
+    with open(path) as file:
+        return json.load(file)
+
+
+def prepare_model_dir(model_dir, description, resume):
+    """Create `model_dir`, or check that it holds this same run.
+
+    Args:
+        model_dir: path.
+        description: JSON-able dict of what is trained (recipe name,
+            backbone config, tokenizer kind and size); a model dir holding
+            a different description is refused.
+        resume: bool. Continue a run already in `model_dir`; without it an
+            existing run is refused rather than overwritten.
+    """
+    os.makedirs(model_dir, exist_ok=True)
+    path = os.path.join(model_dir, "run.json")
+    if os.path.exists(path):
+        previous = read_json(path)
+        if not resume:
+            raise ValueError(
+                f"{model_dir} already holds a run ({previous.get('recipe')}). "
+                "Pass --resume to continue it, or choose a new --model_dir."
+            )
+        description = json.loads(json.dumps(description))  # tuples -> lists
+        if previous != description:
+            keys = sorted(
+                key for key in set(previous) | set(description)
+                if previous.get(key) != description.get(key)
+            )
+            details = "; ".join(
+                f"{key}: {_difference(previous.get(key), description.get(key))}"
+                for key in keys
+            )
+            raise ValueError(
+                f"{model_dir} holds a different model than this run would "
+                f"train ({details}). Use a new --model_dir, or the flags of "
+                f"the run in it (see {os.path.join(model_dir, 'flags.txt')})."
+            )
+    write_json(path, description)
+
+
+def _difference(old, new):
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        return ", ".join(f"{k} {old.get(k)!r} there, {new.get(k)!r} here"
+                         for k in keys)
+    return f"{old!r} there, {new!r} here"
+
+
+class Checkpoint:
+    """The last good weights + optimizer state of a run, in `directory`."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.path = os.path.join(directory, "checkpoint.weights.h5")
+
+    def exists(self):
+        return os.path.exists(self.path)
+
+    def save(self, model):
+        os.makedirs(self.directory, exist_ok=True)
+        temporary = os.path.join(self.directory, "partial.weights.h5")
+        model.save_weights(temporary)
+        os.replace(temporary, self.path)
+        step = int(model.optimizer.iterations)
+        write_json(os.path.join(self.directory, "checkpoint.json"),
+                   {"step": step})
+        return step
+
+    def restore(self, model):
+        """Load the checkpoint into `model` (and its optimizer); its step."""
+        if not self.exists():
+            return 0
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        try:
+            model.load_weights(self.path)
+        except ValueError as error:
+            raise ValueError(
+                f"The checkpoint {self.path} does not fit this model: "
+                f"{error}. It was written by a different architecture or "
+                "vocabulary; use a new --model_dir."
+            ) from None
+        return int(model.optimizer.iterations)
+
+
+class CheckpointAndGuard(keras.callbacks.Callback):
+    """Save a checkpoint at the end of each epoch; stop on a NaN loss.
+
+    A non-finite loss raises `FloatingPointError` at once, before anything
+    is saved, so the last checkpoint stays the last good one.
+    """
+
+    def __init__(self, checkpoint):
+        super().__init__()
+        self.checkpoint = checkpoint
+        self.saved_step = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            step = int(self.model.optimizer.iterations)
+            kept = (f"The last good checkpoint (step {self.saved_step}) is "
+                    f"kept in {self.checkpoint.directory}."
+                    if self.checkpoint.exists() else "No checkpoint was saved.")
+            raise FloatingPointError(
+                f"The training loss became {float(loss)} by step {step}. "
+                f"{kept} Lower --learning_rate, add warmup, or train in "
+                "float32."
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.saved_step = self.checkpoint.save(self.model)
+
+
+def train(task, train_data, validation_data, *, model_dir, steps,
+          checkpoint_every, eval_every=0, validation_steps=None,
+          tokens_per_step=None, verbose="auto"):
+    """Fit `task` for `steps` batches in `model_dir`, resuming if it can.
+
+    Args:
+        task: a compiled zoo task.
+        train_data: an endless `tf.data` dataset of training batches that
+            starts at the resumed step (see `resumed_step`).
+        validation_data: a finite dataset, evaluated every `eval_every`
+            steps (0: only at the end).
+        steps: total number of training batches.
+        checkpoint_every: steps between checkpoints; divides `steps`.
+        tokens_per_step: for the tokens/s figure.
+
+    Returns:
+        The metrics dict also written to `metrics.json`.
+    """
+    check_intervals(steps, checkpoint_every, eval_every)
+    checkpoint = Checkpoint(os.path.join(model_dir, "checkpoints"))
+    if not task.built:  # create every variable before restoring them
+        inputs = keras.utils.unpack_x_y_sample_weight(
+            next(iter(validation_data)))[0]
+        task(inputs)
+    start = checkpoint.restore(task)
+    epochs = steps // checkpoint_every
+    if eval_every:
+        validation_freq = eval_every // checkpoint_every
+    else:
+        validation_freq = [epochs]
+    callbacks = [
+        CheckpointAndGuard(checkpoint),
+        keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"),
+                                    update_freq="epoch"),
+    ]
+    began = time.perf_counter()
+    history = {}
+    if start < steps:
+        history = task.fit(
+            train_data,
+            epochs=epochs,
+            initial_epoch=start // checkpoint_every,
+            steps_per_epoch=checkpoint_every,
+            validation_data=validation_data,
+            validation_steps=validation_steps,
+            validation_freq=validation_freq,
+            callbacks=callbacks,
+            verbose=verbose,
+        ).history
+    seconds = time.perf_counter() - began
+    trained = steps - start
+    validation = task.evaluate(validation_data, steps=validation_steps,
+                               verbose=0, return_dict=True)
+    metrics = {
+        "steps": steps,
+        "resumed_from_step": start,
+        "train_loss": _last(history.get("loss")),
+        "validation_loss": float(validation["loss"]),
+        "validation": {k: float(v) for k, v in validation.items()},
+        "train_seconds": round(seconds, 2),
+    }
+    if tokens_per_step and trained:
+        metrics["tokens_per_second"] = round(tokens_per_step * trained / seconds)
+    write_json(os.path.join(model_dir, "metrics.json"), metrics)
+    save_model(task, os.path.join(model_dir, "model.keras"))
+    return metrics
+
+
+def resumed_step(model_dir):
+    """The step a run in `model_dir` resumes from (0 for a new run)."""
+    path = os.path.join(model_dir, "checkpoints", "checkpoint.json")
+    return read_json(path)["step"] if os.path.exists(path) else 0
+
+
+def check_intervals(steps, checkpoint_every, eval_every):
+    if steps < 1 or checkpoint_every < 1:
+        raise ValueError("--steps and --checkpoint_every must be positive.")
+    if steps % checkpoint_every:
+        raise ValueError(
+            f"--checkpoint_every={checkpoint_every} must divide --steps={steps} "
+            "(a run resumes at multiples of it)."
+        )
+    if eval_every and eval_every % checkpoint_every:
+        raise ValueError(
+            f"--eval_every={eval_every} must be a multiple of "
+            f"--checkpoint_every={checkpoint_every}."
+        )
+
+
+def save_model(task, path):
+    """`task.save(path)`, written to a temporary file and renamed."""
+    temporary = path[: -len(".keras")] + ".partial.keras"
+    task.save(temporary)
+    os.replace(temporary, path)
+
+
+def _last(values):
+    if not values:
+        return None
+    value = float(values[-1])
+    return value if math.isfinite(value) else None

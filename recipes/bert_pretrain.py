@@ -1,7 +1,7 @@
 """Pretrain a BERT-style encoder with masked LM (and optionally NSP).
 
 With no data flags it trains `bert_tiny` on the embedded pydoc_data corpus
-in a few minutes. Masking is dynamic: 15% of tokens, 80% [MASK] / 10%
+in about five minutes. Masking is dynamic: 15% of tokens, 80% [MASK] / 10%
 random / 10% unchanged (--masking_rate, --whole_word_masking).
 
     python recipes/bert_pretrain.py --model_dir=runs/bert

@@ -1,12 +1,12 @@
 """Pretrain a GPT-style causal language model.
 
 With no data flags it trains `gpt_nano` on the embedded pydoc_data corpus
-(byte-level BPE) in a few minutes; with --train_files it trains on your
-text. nanoGPT's Tiny Shakespeare run (README, "Results"):
+(byte-level BPE) in about three minutes; with --train_files it trains on
+your text. nanoGPT's Tiny Shakespeare run (README, "Results"):
 
     python recipes/gpt_pretrain.py --model_dir=runs/shakespeare \\
         --train_files=input.txt --tokenizer=character --steps=2000 \\
-        --batch_size=12 --learning_rate=1e-3 --final_learning_rate=1e-4
+        --dropout=0.0
 
 It writes to --model_dir: flags.txt, run.json, tokenizer/, checkpoints/,
 logs/ (TensorBoard), metrics.json, samples.txt and model.keras (a
@@ -27,12 +27,15 @@ from zoo.training import run
 
 recipe.define_flags(
     preset="gpt_nano",
-    # nanoGPT's Tiny Shakespeare recipe (config/train_shakespeare_char.py):
-    override=["dropout=0.0"],
     tokenizer="byte_pair",
     vocabulary_size=4096,
+    # The 0.1 M-token embedded corpus overfits without dropout (validation
+    # loss 4.90 after 2,000 steps at 0.0, 4.58 after 1,000 at 0.1).
+    dropout=0.1,
+    steps=1000,
+    checkpoint_every=250,
+    # nanoGPT's Tiny Shakespeare recipe (config/train_shakespeare_char.py):
     batch_size=12,
-    steps=2000,
     learning_rate=1e-3,
     final_learning_rate=1e-4,
     warmup_steps=100,

@@ -81,13 +81,16 @@ def test_recipe_end_to_end_and_resume(name, text_file, tmp_path):
     assert task.backbone.vocabulary_size == task.tokenizer.vocabulary_size()
 
 
-def test_gpt_recipe_generates_text_from_the_saved_model(text_file, tmp_path):
+def test_gpt_recipe_in_bfloat16_generates_from_the_saved_model(text_file,
+                                                               tmp_path):
     model_dir = str(tmp_path / "run")
     run_recipe("gpt_pretrain", f"--model_dir={model_dir}",
                f"--train_files={text_file}", "--batch_size=4", "--steps=2",
-               "--checkpoint_every=2", "--xla=false", *RECIPES["gpt_pretrain"])
+               "--checkpoint_every=2", "--xla=false",
+               "--precision=mixed_bfloat16", *RECIPES["gpt_pretrain"])
     assert os.path.getsize(os.path.join(model_dir, "samples.txt")) > 0
     task = keras.saving.load_model(os.path.join(model_dir, "model.keras"))
+    assert task.backbone.compute_dtype == "bfloat16"
     text = task.generate("The ", max_new_tokens=5)
     assert text.startswith("The ") and len(text) >= len("The ")
 

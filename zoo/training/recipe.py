@@ -36,6 +36,8 @@ def define_flags(**defaults):
         "override", default("override", []),
         "Architecture override KEY=VALUE, repeatable, e.g. "
         "--override=num_layers=2 --override=dropout=0.0.")
+    flags.DEFINE_float("dropout", default("dropout", None),
+                       "Dropout of the backbone; default: the preset's.")
     flags.DEFINE_list(
         "train_files", [],
         "Text files, folders (their *.txt) or globs, one document per file. "
@@ -77,7 +79,8 @@ def define_flags(**defaults):
                          "Batches whose gradients make one update.")
     flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
                       "Keras dtype policy.")
-    flags.DEFINE_bool("xla", True, "Compile the training step with XLA.")
+    flags.DEFINE_bool("xla", default("xla", True),
+                      "Compile the training step with XLA.")
     flags.DEFINE_integer("steps_per_execution", 50,
                          "Training steps per call into the compiled loop.")
     flags.DEFINE_integer("seed", 1337, "Seed for weights, data order, masks.")
@@ -148,6 +151,8 @@ def parse_overrides(items):
 def backbone(backbone_class, tokenizer):
     """The preset with overrides, sized to the tokenizer's vocabulary."""
     overrides = parse_overrides(FLAGS.override)
+    if FLAGS.dropout is not None:
+        overrides.setdefault("dropout", FLAGS.dropout)
     overrides["vocabulary_size"] = tokenizers.vocabulary_size(tokenizer)
     return backbone_class.from_preset(FLAGS.preset, **overrides)
 

@@ -24,13 +24,16 @@ from zoo.data.tokenizers import tokenize_lines
 def encode_documents(tokenizer, documents):
     """Token ids of each document, as int32 arrays.
 
-    Documents are tokenized line by line (lines keep their newline), which
-    keeps single calls small for subword tokenizers.
+    Documents are tokenized line by line (lines keep their newline), in
+    one call for the whole corpus, which keeps single strings small for
+    subword tokenizers.
     """
-    encoded = []
-    for document in documents:
-        lines = document.splitlines(keepends=True)
-        pieces = tokenize_lines(tokenizer, lines)
+    lines = [document.splitlines(keepends=True) for document in documents]
+    ids = tokenize_lines(tokenizer, [line for doc in lines for line in doc])
+    encoded, start = [], 0
+    for doc in lines:
+        pieces = ids[start : start + len(doc)]
+        start += len(doc)
         encoded.append(np.concatenate(pieces) if pieces
                        else np.zeros([0], "int32"))
     return encoded

@@ -132,10 +132,10 @@ class CheckpointAndGuard(keras.callbacks.Callback):
     is saved, so the last checkpoint stays the last good one.
     """
 
-    def __init__(self, checkpoint):
+    def __init__(self, checkpoint, saved_step=None):
         super().__init__()
         self.checkpoint = checkpoint
-        self.saved_step = None
+        self.saved_step = saved_step
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
@@ -185,7 +185,7 @@ def train(task, train_data, validation_data, *, model_dir, steps,
     else:
         validation_freq = [epochs]
     callbacks = [
-        CheckpointAndGuard(checkpoint),
+        CheckpointAndGuard(checkpoint, saved_step=start or None),
         keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"),
                                     update_freq="epoch"),
     ]

@@ -7,18 +7,14 @@ run must leave a model dir with everything the README promises and a
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import zoo  # noqa: F401  (registers the classes model.keras needs)
 import numpy as np
 import pytest
+from recipe_runner import TINY
+from recipe_runner import run_recipe
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-TINY = ["--override=num_layers=1", "--override=hidden_dim=32",
-        "--override=num_heads=2", "--override=intermediate_dim=64",
-        "--warmup_steps=1"]
 RECIPES = {
     "gpt_pretrain": TINY + ["--tokenizer=character", "--sequence_length=16",
                             "--override=max_sequence_length=16"],
@@ -27,29 +23,6 @@ RECIPES = {
     "transformer_pretrain": TINY + ["--vocabulary_size=400",
                                     "--sequence_length=32"],
 }
-
-
-def run_recipe(name, *flags, check=True):
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "recipes", f"{name}.py"), *flags],
-        capture_output=True, text=True, timeout=600,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"{name} failed:\n{result.stderr[-4000:]}")
-    return result
-
-
-@pytest.fixture(scope="module")
-def text_file(tmp_path_factory):
-    """About 40 KB of the stdlib's help topics, in five documents."""
-    from pydoc_data.topics import topics
-
-    folder = tmp_path_factory.mktemp("text")
-    names = sorted(topics)[:5]
-    for name in names:
-        (folder / f"{name}.txt").write_text(topics[name][:8000])
-    return str(folder)
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))

@@ -1,9 +1,9 @@
-"""The flags and wiring every pretraining recipe shares.
+"""The flags and wiring every recipe shares.
 
 A recipe defines these flags with its own defaults (`define_flags`), then
 calls the helpers in order: `start` (seed, precision, model dir, flags
-file), `corpus`, `tokenizer`, `backbone`, `check_model_dir`, `compile`,
-and `zoo.training.run.train`.
+file), `corpus`, `tokenizer`, `backbone` (fine-tuning: `starting_point`),
+`check_model_dir`, `compile`, and `zoo.training.run.train`.
 """
 
 import ast
@@ -16,14 +16,19 @@ from absl import logging
 
 from zoo.data import corpus as corpora
 from zoo.data import tokenizers
+from zoo.training import finetune
 from zoo.training import optimizers
 from zoo.training import run
 
 FLAGS = flags.FLAGS
 
 
-def define_flags(**defaults):
-    """Define the shared flags; `defaults` sets recipe-specific defaults."""
+def define_flags(finetuning=False, **defaults):
+    """Define the shared flags; `defaults` sets recipe-specific defaults.
+
+    Pretraining recipes read documents (`--train_files`, ...); fine-tuning
+    recipes define their own data flags and get `--init_from` instead.
+    """
 
     def default(name, value):
         return defaults.get(name, value)
@@ -38,15 +43,22 @@ def define_flags(**defaults):
         "--override=num_layers=2 --override=dropout=0.0.")
     flags.DEFINE_float("dropout", default("dropout", None),
                        "Dropout of the backbone; default: the preset's.")
-    flags.DEFINE_list(
-        "train_files", [],
-        "Text files, folders (their *.txt) or globs, one document per file. "
-        "Empty: the embedded pydoc_data corpus (no download).")
-    flags.DEFINE_list("validation_files", [],
-                      "Held-out text; empty: the last --validation_fraction "
-                      "of the training text.")
-    flags.DEFINE_float("validation_fraction", 0.1,
-                       "Share of the text held out when no validation files.")
+    if finetuning:
+        flags.DEFINE_string(
+            "init_from", None,
+            "Start from a model dir of the matching pretraining recipe or a "
+            "local keras-hub preset directory; empty: from scratch (--preset).")
+    else:
+        flags.DEFINE_list(
+            "train_files", [],
+            "Text files, folders (their *.txt) or globs, one document per "
+            "file. Empty: the embedded pydoc_data corpus (no download).")
+        flags.DEFINE_list("validation_files", [],
+                          "Held-out text; empty: the last "
+                          "--validation_fraction of the training text.")
+        flags.DEFINE_float("validation_fraction", 0.1,
+                           "Share of the text held out when no validation "
+                           "files.")
     flags.DEFINE_enum("tokenizer", default("tokenizer", None),
                       tokenizers.KINDS, "Tokenizer to train on the text.")
     flags.DEFINE_integer("vocabulary_size", default("vocabulary_size", 8000),
@@ -155,6 +167,34 @@ def backbone(backbone_class, tokenizer):
         overrides.setdefault("dropout", FLAGS.dropout)
     overrides["vocabulary_size"] = tokenizers.vocabulary_size(tokenizer)
     return backbone_class.from_preset(FLAGS.preset, **overrides)
+
+
+def starting_point(model_dir, backbone_class, pretrain_recipe, texts):
+    """`(backbone, tokenizer)` of a fine-tuning run.
+
+    With `--init_from`, the pretrained backbone and its tokenizer (a new
+    `--dropout` applies; the architecture and vocabulary flags must not be
+    given, since they come from the pretrained model). Without it, a
+    tokenizer trained on `texts` and a new `--preset` backbone.
+    """
+    if not FLAGS.init_from:
+        result = tokenizer(model_dir, texts)
+        return backbone(backbone_class, result), result
+    given = [f"--{name}" for name in ("preset", "override", "tokenizer",
+                                      "vocabulary_size", "lowercase")
+             if FLAGS[name].present]
+    if given:
+        raise ValueError(
+            f"--init_from={FLAGS.init_from} brings its own architecture and "
+            f"tokenizer; drop {', '.join(given)}."
+        )
+    pretrained, result = finetune.load_pretrained(
+        FLAGS.init_from, backbone_class, pretrain_recipe
+    )
+    if FLAGS.dropout is not None:
+        pretrained = finetune.rebuild(pretrained, dropout=FLAGS.dropout)
+    tokenizers.save_tokenizer(result, os.path.join(model_dir, "tokenizer"))
+    return pretrained, result
 
 
 def check_model_dir(model_dir, recipe_name, backbone, tokenizer, **extra):

@@ -1,0 +1,100 @@
+"""Line-aligned parallel text for translation.
+
+Line i of the source file translates line i of the target file, as in
+Multi30k, WMT and most corpora released as `train.de` / `train.en`. Files
+are read strictly: different line counts or an empty line on either side
+are errors naming the file and line, since dropping or shifting a pair
+silently would misalign every pair after it.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from zoo.data import corpus
+from zoo.data import tokenizers
+
+
+def read_lines(path):
+    """The lines of a UTF-8 file, without their line endings."""
+    text = corpus.read_file(path)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":  # the final newline ends a line
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def read_parallel(source_path, target_path):
+    """`(sources, targets)`: two lists of strings, checked to be aligned."""
+    sources, targets = read_lines(source_path), read_lines(target_path)
+    if len(sources) != len(targets):
+        raise ValueError(
+            f"{source_path} has {len(sources):,} lines but {target_path} has "
+            f"{len(targets):,}: parallel files must be line-aligned (line i "
+            "of one is the translation of line i of the other)."
+        )
+    if not sources:
+        raise ValueError(f"{source_path} and {target_path} are empty.")
+    for path, lines in ((source_path, sources), (target_path, targets)):
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                raise ValueError(
+                    f"{path}, line {number}: empty line. Every line of a "
+                    "parallel file must hold a sentence; remove the pair "
+                    "from both files."
+                )
+    return sources, targets
+
+
+def encode_pairs(tokenizer, sources, targets, max_length, names=("source",
+                                                                 "target")):
+    """Token ids of each pair, the target ending in the end token.
+
+    A pair longer than `max_length` tokens on either side (end token
+    included) is an error naming its line: truncating a sentence would
+    teach the model to drop words.
+
+    Returns:
+        A list of `(source_ids, target_ids)` int32 arrays.
+    """
+    end = tokenizer.end_token_id
+    source_ids = tokenizers.tokenize_lines(tokenizer, sources)
+    target_ids = [np.append(ids, end).astype("int32")
+                  for ids in tokenizers.tokenize_lines(tokenizer, targets)]
+    for name, encoded in zip(names, (source_ids, target_ids)):
+        for number, ids in enumerate(encoded, 1):
+            if len(ids) > max_length:
+                raise ValueError(
+                    f"{name}, line {number}: {len(ids)} tokens, more than "
+                    f"--sequence_length={max_length}. Raise "
+                    "--sequence_length (within the model's "
+                    "max_sequence_length) or remove the pair."
+                )
+    return list(zip(source_ids, target_ids))
+
+
+def ragged(rows):
+    """A list of 1-D int arrays as one (N, None) int32 `tf.RaggedTensor`."""
+    lengths = [len(row) for row in rows]
+    values = np.concatenate(rows) if rows else np.zeros([0], "int32")
+    return tf.RaggedTensor.from_row_lengths(values.astype("int32"), lengths)
+
+
+def slices(structure):
+    """`tf.data.Dataset.from_tensor_slices` of a structure of (N, None)
+    ragged tensors, each row a dense vector (as `padded_batch` needs)."""
+    dataset = tf.data.Dataset.from_tensor_slices(structure)
+    # Rows of a ragged tensor slice as ragged-rank-0 "ragged" specs; any
+    # map turns them into plain tensors.
+    return dataset.map(lambda *row: tf.nest.map_structure(tf.identity, row)
+                       if len(row) > 1 else tf.identity(row[0]))
+
+
+def pair_dataset(pairs, training, seed=0, skip=0):
+    """A `tf.data` dataset of `(source, target)` id vectors; endless and
+    reshuffled each epoch when `training`; `skip` pairs skipped (resume)."""
+    dataset = slices((ragged([p[0] for p in pairs]),
+                      ragged([p[1] for p in pairs])))
+    if training:
+        dataset = dataset.shuffle(len(pairs), seed=seed,
+                                  reshuffle_each_iteration=True).repeat()
+    return dataset.skip(skip) if skip else dataset

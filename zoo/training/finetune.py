@@ -1,0 +1,98 @@
+"""Where a fine-tuning run starts: `--init_from`.
+
+A fine-tuning recipe starts from one of
+
+- a model dir written by the matching zoo pretraining recipe: its
+  `model.keras` holds the pretrained task, whose backbone and tokenizer
+  are reused;
+- a local keras-hub preset directory (`config.json`, `model.weights.h5`,
+  `tokenizer.json`, `assets/`, as `keras_hub.models.Backbone.save_to_preset`
+  writes it, or a downloaded Kaggle/Hugging Face preset), converted by
+  `zoo.convert`;
+- nothing: a new backbone from `--preset`, trained from scratch.
+"""
+
+import os
+
+import keras
+import keras_hub
+
+from zoo import convert
+from zoo.data import tokenizers
+
+
+def load_pretrained(path, backbone_class, pretrain_recipe):
+    """`(backbone, tokenizer)` from a zoo model dir or a keras-hub preset.
+
+    Args:
+        path: a directory.
+        backbone_class: the zoo backbone class the recipe fine-tunes.
+        pretrain_recipe: the name of the matching pretraining recipe, for
+            messages.
+
+    Raises:
+        ValueError: if `path` holds neither, holds another family's model,
+            or its tokenizer does not fit its backbone's vocabulary.
+    """
+    if not os.path.isdir(path):
+        raise ValueError(
+            f"--init_from={path!r} is not a directory. Give a model dir "
+            f"written by recipes/{pretrain_recipe}.py or a local keras-hub "
+            "preset directory."
+        )
+    model_file = os.path.join(path, "model.keras")
+    if os.path.exists(model_file):
+        task = keras.saving.load_model(model_file, compile=False)
+        backbone, tokenizer = task.backbone, task.tokenizer
+        source = f"{model_file} ({type(task).__name__})"
+    elif os.path.exists(os.path.join(path, "config.json")):
+        if backbone_class.__name__ == "Transformer":
+            raise ValueError(
+                f"--init_from={path!r} is a keras-hub preset, but keras-hub "
+                "has no encoder-decoder Transformer preset that zoo.convert "
+                "converts (it converts BERT and GPT-2 backbones). Give a "
+                f"model dir written by recipes/{pretrain_recipe}.py."
+            )
+        hub_backbone = keras_hub.models.Backbone.from_preset(path)
+        backbone = convert.from_keras_hub(hub_backbone)
+        tokenizer = keras_hub.tokenizers.Tokenizer.from_preset(path)
+        source = f"keras-hub preset {path} ({type(hub_backbone).__name__})"
+    elif os.path.exists(os.path.join(path, "run.json")):
+        raise ValueError(
+            f"--init_from={path!r} holds a run without model.keras: it has "
+            "not finished. Finish it (--resume) or point to a finished run."
+        )
+    else:
+        raise ValueError(
+            f"--init_from={path!r} holds neither model.keras (a model dir of "
+            f"recipes/{pretrain_recipe}.py) nor config.json (a keras-hub "
+            "preset)."
+        )
+    if not isinstance(backbone, backbone_class):
+        raise ValueError(
+            f"--init_from={path!r}: {source} has a "
+            f"{type(backbone).__name__} backbone; this recipe fine-tunes a "
+            f"{backbone_class.__name__} (from recipes/{pretrain_recipe}.py)."
+        )
+    if tokenizer is None:
+        raise ValueError(f"--init_from={path!r}: {source} has no tokenizer.")
+    size = tokenizers.vocabulary_size(tokenizer)
+    if size > backbone.vocabulary_size:
+        raise ValueError(
+            f"--init_from={path!r}: its tokenizer has {size:,} tokens but the "
+            f"backbone's embedding only {backbone.vocabulary_size:,}; ids "
+            "past the embedding would be wrong. The tokenizer and the "
+            "weights come from different models."
+        )
+    return backbone, tokenizer
+
+
+def rebuild(backbone, **changes):
+    """A copy of `backbone` with config `changes` (e.g. dropout) and the
+    same weights."""
+    config = backbone.get_config()
+    if all(config.get(k) == v for k, v in changes.items()):
+        return backbone
+    copy = type(backbone).from_config({**config, **changes})
+    copy.set_weights(backbone.get_weights())
+    return copy

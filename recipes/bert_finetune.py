@@ -206,7 +206,8 @@ class Classification:
                 self.raw[split] = (texts, labels,
                                    list(range(1, len(texts) + 1)), None)
         self.splits = list(self.raw)
-        self.names = labelled.sort_labels(self.raw["train"][1])
+        self.names = labelled.sort_labels(self.raw["train"][1],
+                                          self.files["train"])
         self.train_text = "\n".join(
             sentence for text in self.raw["train"][0] for sentence in text)
 
@@ -247,7 +248,8 @@ class Tagging:
                 self.files[split] = f"numbers:{split}"
                 self.raw[split] = number_runs(values, FLAGS.seed)
         self.splits = list(self.raw)
-        self.names = labelled.tag_names(self.raw["train"][1])
+        self.names = labelled.tag_names(self.raw["train"][1],
+                                        self.files["train"])
         self.train_text = "\n".join(
             " ".join(sentence) for sentence in self.raw["train"][0])
 

@@ -30,15 +30,13 @@ import json
 import os
 
 import numpy as np
-import tensorflow as tf
 from absl import app
 from absl import flags
 
+from zoo.data import completions
 from zoo.data import corpus
 from zoo.data import language_modeling
 from zoo.data import numbers
-from zoo.data import parallel
-from zoo.data import tokenizers
 from zoo.models import GPTDecoder
 from zoo.tasks import CausalLM
 from zoo.tasks import generation
@@ -107,11 +105,14 @@ def main(argv):
     )
     skip = run.resumed_step(model_dir)
     if FLAGS.task == "completion":
-        encoded = {split: encode_completions(tokenizer, pairs, length, lines)
+        encoded = {split: completions.encode_completions(tokenizer, pairs,
+                                                         length, lines)
                    for split, (pairs, lines) in data.items()}
-        train_data = completion_batches(encoded["train"], True,
-                                        skip * FLAGS.batch_size)
-        validation_data = completion_batches(encoded["validation"], False)
+        train_data = completions.completion_batches(
+            encoded["train"], FLAGS.batch_size, True, FLAGS.seed,
+            skip * FLAGS.batch_size)
+        validation_data = completions.completion_batches(
+            encoded["validation"], FLAGS.batch_size, False)
         prompts = [prompt for prompt, _ in
                    encoded["validation"][:FLAGS.samples]]
         counts = {k: f"{len(v):,} examples" for k, v in encoded.items()}
@@ -179,103 +180,29 @@ def read_completions():
         return data
     if not FLAGS.validation_files:
         raise ValueError("Give --validation_files too (held-out JSONL).")
-    return {"train": read_jsonl(corpus.list_files(FLAGS.train_files)),
-            "validation": read_jsonl(corpus.list_files(FLAGS.validation_files))}
-
-
-def read_jsonl(paths):
-    """`(pairs, lines)`: (prompt, completion) strings and (file, line)."""
-    pairs, lines = [], []
-    for path in paths:
-        for number, line in enumerate(corpus.read_file(path).split("\n"), 1):
-            if not line.strip():
-                continue
-            where = f"{path}, line {number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{where}: not valid JSON ({error.msg}).") \
-                    from None
-            if not isinstance(record, dict) or not {"prompt", "completion"} \
-                    <= set(record):
-                raise ValueError(
-                    f"{where}: expected an object with \"prompt\" and "
-                    f"\"completion\"; got {line[:80]!r}.")
-            prompt, completion = record["prompt"], record["completion"]
-            if not isinstance(prompt, str) or not isinstance(completion, str):
-                raise ValueError(f"{where}: \"prompt\" and \"completion\" "
-                                 "must be strings.")
-            if not completion:
-                raise ValueError(f"{where}: the completion is empty; there "
-                                 "would be nothing to learn.")
-            pairs.append((prompt, completion))
-            lines.append((path, number))
-    if not pairs:
-        raise ValueError(f"{', '.join(paths)}: no examples.")
-    return pairs, lines
-
-
-def encode_completions(tokenizer, pairs, length, lines):
-    """`(prompt_ids, completion_ids + [end])` per pair; an example longer
-    than `length` + 1 tokens is an error naming its line."""
-    prompts = tokenizers.tokenize_lines(tokenizer, [p for p, _ in pairs])
-    completions = tokenizers.tokenize_lines(tokenizer, [c for _, c in pairs])
-    end = tokenizer.end_token_id
-    encoded = []
-    for prompt, completion, (path, number) in zip(prompts, completions, lines):
-        completion = np.append(completion, end).astype("int32")
-        if len(prompt) + len(completion) > length + 1:
-            raise ValueError(
-                f"{path}, line {number}: {len(prompt) + len(completion)} "
-                f"tokens with the end token; the model reads at most "
-                f"--sequence_length={length} (+1 predicted). Shorten the "
-                "example or raise --sequence_length.")
-        if not len(prompt):
-            raise ValueError(f"{path}, line {number}: the prompt is empty "
-                             "after tokenization.")
-        encoded.append((prompt, completion))
-    return encoded
-
-
-def completion_batches(encoded, training, skip=0):
-    """`(inputs, labels, weights)`: tokens[:-1] predict tokens[1:], and
-    only completion tokens (and the end token) weigh in the loss."""
-    inputs, labels, weights = [], [], []
-    for prompt, completion in encoded:
-        tokens = np.concatenate([prompt, completion])
-        inputs.append(tokens[:-1])
-        labels.append(tokens[1:])
-        weights.append((np.arange(1, len(tokens)) >= len(prompt))
-                       .astype("int32"))
-    token_ids = parallel.ragged(inputs)
-    dataset = parallel.slices((
-        {"token_ids": token_ids,
-         "padding_mask": parallel.ragged([np.ones(len(i))
-                                          for i in inputs])},
-        parallel.ragged(labels), parallel.ragged(weights)))
-    if training:
-        dataset = dataset.shuffle(len(encoded), seed=FLAGS.seed,
-                                  reshuffle_each_iteration=True).repeat()
-        dataset = dataset.skip(skip) if skip else dataset
-
-    def types(x, labels, weights):
-        return ({"token_ids": x["token_ids"],
-                 "padding_mask": tf.cast(x["padding_mask"], "bool")},
-                labels, tf.cast(weights, "float32"))
-
-    return (dataset.padded_batch(FLAGS.batch_size).map(types)
-            .prefetch(tf.data.AUTOTUNE))
+    return {
+        split: completions.read_jsonl(corpus.list_files(paths, ("*.jsonl",)))
+        for split, paths in (("train", FLAGS.train_files),
+                             ("validation", FLAGS.validation_files))
+    }
 
 
 def exact_match(task, encoded, length, batch_size=100):
-    """Share of examples whose greedy completion equals the reference."""
+    """Share of examples whose greedy completion equals the reference.
+
+    Prompts of one length decode together, so that every row has room for
+    its whole reference (prompt + completion fits `length`)."""
     correct = 0
-    for begin in range(0, len(encoded), batch_size):
-        chunk = encoded[begin:begin + batch_size]
-        outputs = generate(task, [p for p, _ in chunk], length,
-                           max(len(c) for _, c in chunk))
-        for (_, completion), new in zip(chunk, outputs):
-            correct += list(new) == list(completion)
+    by_length = {}
+    for prompt, completion in encoded:
+        by_length.setdefault(len(prompt), []).append((prompt, completion))
+    for group in by_length.values():
+        for begin in range(0, len(group), batch_size):
+            chunk = group[begin:begin + batch_size]
+            outputs = generate(task, [p for p, _ in chunk], length,
+                               max(len(c) for _, c in chunk))
+            for (_, completion), new in zip(chunk, outputs):
+                correct += list(new) == list(completion)
     return correct / len(encoded)
 
 

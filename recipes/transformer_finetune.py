@@ -56,7 +56,7 @@ recipe.define_flags(
     preset="transformer_small",
     tokenizer="sentence_piece",
     vocabulary_size=8000,
-    sequence_length=128,  # tokens per side at most (end token included)
+    sequence_length=128,  # tokens per sentence, with start/end tokens
     batch_size=64,
     steps=600,
     checkpoint_every=200,
@@ -117,8 +117,8 @@ def main(argv):
     )
 
     encoded = {
-        split: parallel.encode_pairs(tokenizer, sources, targets,
-                                     length - 1, names)
+        split: parallel.encode_pairs(tokenizer, sources, targets, length,
+                                     names)
         for split, (sources, targets, names) in data.items()
     }
 
@@ -130,6 +130,9 @@ def main(argv):
             bucket_width=FLAGS.bucket_width,
         )
 
+    # Resume skips step * batch_size pairs of the shuffled stream, counted
+    # before the length buckets fill: close to, not exactly, where the
+    # interrupted run stood.
     skip = run.resumed_step(model_dir) * FLAGS.batch_size
     train_data = batches(encoded["train"], True, skip)
     validation_data = batches(encoded["validation"], False).cache()

@@ -37,14 +37,19 @@ def test_read_tsv_errors_name_file_and_line(tmp_path, text, message):
         labelled.read_tsv(path)
 
 
-def test_labels_unseen_in_training_are_errors():
-    names = labelled.sort_labels(["1", "0", "1", "10"])
-    assert names == ["0", "1", "10"]  # numeric order
+def test_label_order_and_labels_unseen_in_training():
+    names = labelled.sort_labels(["10", "0", "2", "2"])
+    assert names == ["0", "2", "10"]  # numeric order
+    assert labelled.sort_labels(["neg", "pos", "nan"]) == ["nan", "neg", "pos"]
+    with pytest.raises(ValueError, match="train.tsv has only the label"):
+        labelled.sort_labels(["1", "1"], "train.tsv")
+    with pytest.raises(ValueError, match="train.conll tags no entity"):
+        labelled.tag_names([["O", "O"]], "train.conll")
     np.testing.assert_array_equal(
-        labelled.label_ids(["1", "0"], names, "dev.tsv", [2, 3]), [1, 0])
-    with pytest.raises(ValueError, match=r"dev.tsv, line 3: label '2' was "
+        labelled.label_ids(["2", "0"], names, "dev.tsv", [2, 3]), [1, 0])
+    with pytest.raises(ValueError, match=r"dev.tsv, line 3: label '1' was "
                        "not seen in the training data"):
-        labelled.label_ids(["1", "2"], names, "dev.tsv", [2, 3])
+        labelled.label_ids(["2", "1"], names, "dev.tsv", [2, 3])
 
 
 def wordpiece():

@@ -42,8 +42,8 @@ def test_encode_pairs_appends_the_end_token_and_refuses_long_pairs():
     source, target = pairs[0]
     assert target[-1] == tokenizer.end_token_id
     assert tokenizer.end_token_id not in source
-    with pytest.raises(ValueError, match=r"x.en, line 2: \d+ tokens, more "
-                       r"than --sequence_length=5"):
+    with pytest.raises(ValueError, match=r"x.en, line 2: \d+ tokens with the "
+                       r"start and end tokens, more than --sequence_length=5"):
         parallel.encode_pairs(tokenizer, ["a", "a"],
                               ["a", "a dog runs a dog runs"], 5,
                               ("x.de", "x.en"))

@@ -108,16 +108,20 @@ def test_transformer_finetune_init_from_pretraining(parallel_files, text_file,
     assert_same_backbone(tuned.backbone, pretrained.backbone, inputs)
 
 
-def test_transformer_finetune_bad_parallel_files(parallel_files, tmp_path):
-    short = tmp_path / "short.de"
-    short.write_text("eins\nzwei\n")
+@pytest.mark.parametrize("text, message", [
+    ("eins\nzwei\n", "train.en has 60 lines but {path} has 2"),
+    ("eins\n\n" + "zwei\n" * 58, "{path}, line 2: empty line"),
+])
+def test_transformer_finetune_bad_parallel_files(parallel_files, tmp_path,
+                                                 text, message):
+    path = tmp_path / "bad.de"
+    path.write_text(text)
     result = run_recipe(
         "transformer_finetune", f"--model_dir={tmp_path / 'run'}", *SHORT,
-        *translation_flags({**parallel_files, "train.de": str(short)}),
+        *translation_flags({**parallel_files, "train.de": str(path)}),
         check=False)
     assert result.returncode != 0
-    assert "train.en has 60 lines but" in result.stderr
-    assert "short.de has 2" in result.stderr
+    assert message.format(path=path) in result.stderr
 
 
 # BERT -----------------------------------------------------------------------------
@@ -150,11 +154,15 @@ def conll_files(tmp_path_factory):
     return paths
 
 
-def test_bert_finetune_classify_from_scratch(tsv_files, tmp_path):
+def test_bert_finetune_classify_from_scratch_and_resume(tsv_files, tmp_path):
     model_dir = str(tmp_path / "run")
-    run_recipe("bert_finetune", f"--model_dir={model_dir}", *TINY, *SHORT,
-               "--vocabulary_size=100", f"--train_file={tsv_files['train']}",
-               f"--validation_file={tsv_files['dev']}")
+    flags = [f"--model_dir={model_dir}", *TINY, *SHORT,
+             "--vocabulary_size=100", f"--train_file={tsv_files['train']}",
+             f"--validation_file={tsv_files['dev']}"]
+    run_recipe("bert_finetune", *flags)
+    run_recipe("bert_finetune", *flags, "--steps=4", "--resume")
+    metrics = json.load(open(os.path.join(model_dir, "metrics.json")))
+    assert metrics["steps"] == 4 and metrics["resumed_from_step"] == 2
     results = evaluation(model_dir)
     assert results["validation"]["examples"] == 3
     assert set(results["validation"]) >= {"accuracy", "f1"}
@@ -201,20 +209,26 @@ def test_bert_finetune_init_from_a_keras_hub_preset(tsv_files, tmp_path):
         hub_backbone(inputs)["sequence_output"], atol=1e-5)
 
 
-@pytest.mark.parametrize("train, dev, message", [
-    ("sentence\tlabel\ngood\t1\nbad\t0\t?\n", None,
+@pytest.mark.parametrize("task, train, dev, message", [
+    ("classify", "sentence\tlabel\ngood\t1\nbad\t0\t?\n", None,
      "train.tsv, line 3: 3 tab-separated columns"),
-    (None, "sentence\tlabel\ngood\t1\nmeh\t2\n",
+    ("classify", None, "sentence\tlabel\ngood\t1\nmeh\t2\n",
      "dev.tsv, line 3: label '2' was not seen in the training data"),
+    ("tag", None, "New\tB-location\n\nSmith\tB-person\n",
+     "dev.conll, line 3: tag 'B-person' was not seen in the training data"),
+    ("tag", "New\tB-location\nYork\tE-location\n", None,
+     "train.conll, line 2: tag 'E-location' is not in the BIO scheme"),
 ])
-def test_bert_finetune_bad_tsv(tsv_files, tmp_path, train, dev, message):
-    paths = dict(tsv_files)
+def test_bert_finetune_bad_files(tsv_files, conll_files, tmp_path, task,
+                                 train, dev, message):
+    paths = dict(tsv_files if task == "classify" else conll_files)
+    suffix = "tsv" if task == "classify" else "conll"
     for name, text in (("train", train), ("dev", dev)):
         if text is not None:
-            paths[name] = str(tmp_path / f"{name}.tsv")
+            paths[name] = str(tmp_path / f"{name}.{suffix}")
             open(paths[name], "w").write(text)
     result = run_recipe("bert_finetune", f"--model_dir={tmp_path / 'run'}",
-                        f"--train_file={paths['train']}",
+                        f"--task={task}", f"--train_file={paths['train']}",
                         f"--validation_file={paths['dev']}", check=False)
     assert result.returncode != 0 and message in result.stderr
 

@@ -24,6 +24,7 @@ def read_file(path):
         raise FileNotFoundError(f"Data file {path!r} does not exist.")
     with open(path, "rb") as file:
         data = file.read()
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -36,17 +37,21 @@ def read_file(path):
     return text
 
 
-def list_files(paths):
-    """Expand files, folders (their `*.txt`, recursively) and globs."""
+def list_files(paths, patterns=("*.txt",)):
+    """Expand files, folders (their files matching `patterns`, recursively)
+    and globs."""
     if isinstance(paths, str):
         paths = [p for p in paths.split(",") if p]
     files = []
     for path in paths:
         if os.path.isdir(path):
-            found = sorted(glob.glob(os.path.join(path, "**", "*.txt"),
-                                     recursive=True))
+            found = sorted(
+                name for pattern in patterns
+                for name in glob.glob(os.path.join(path, "**", pattern),
+                                      recursive=True))
             if not found:
-                raise FileNotFoundError(f"Folder {path!r} holds no *.txt files.")
+                raise FileNotFoundError(
+                    f"Folder {path!r} holds no {' or '.join(patterns)} files.")
             files.extend(found)
         elif any(c in path for c in "*?["):
             found = sorted(glob.glob(path))

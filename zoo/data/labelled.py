@@ -13,6 +13,8 @@ the training data never had, or a tag outside the BIO scheme is an error
 naming the file and line, never a skipped example.
 """
 
+import math
+
 import numpy as np
 
 from zoo.data import corpus
@@ -106,13 +108,21 @@ def label_ids(labels, names, path, line_numbers):
     return np.asarray(ids, "int32")
 
 
-def sort_labels(labels):
-    """The distinct labels in order: numerically if they are all numbers."""
-    distinct = set(labels)
+def sort_labels(labels, path="the training data"):
+    """The distinct labels in a fixed order: numerically if they are all
+    finite numbers ("2" before "10"), else as strings. Fewer than two
+    labels is an error: there would be nothing to tell apart."""
+    distinct = sorted(set(labels))
+    if len(distinct) < 2:
+        raise ValueError(f"{path} has only the label(s) {distinct}; a "
+                         "classifier needs at least two.")
     try:
-        return sorted(distinct, key=float)
+        numbers = [float(label) for label in distinct]
     except ValueError:
-        return sorted(distinct)
+        return distinct
+    if not all(math.isfinite(n) for n in numbers):
+        return distinct
+    return [label for _, label in sorted(zip(numbers, distinct))]
 
 
 def encode_texts(tokenizer, texts, sequence_length, truncate, path,
@@ -215,10 +225,13 @@ def is_bio(tag):
     return tag == "O" or (prefix in ("B", "I") and dash and kind)
 
 
-def tag_names(tags):
+def tag_names(tags, path="the training data"):
     """Every tag of the training data, `O` first, then `B-x`, `I-x` per
     type; an `I-x` whose `B-x` never occurs still gets both."""
     kinds = sorted({t[2:] for sentence in tags for t in sentence if t != "O"})
+    if not kinds:
+        raise ValueError(f"{path} tags no entity (every tag is O); there "
+                         "would be nothing to learn.")
     return ["O"] + [f"{p}-{kind}" for kind in kinds for p in ("B", "I")]
 
 

@@ -19,6 +19,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from zoo.data.parallel import ragged
 from zoo.data.tokenizers import tokenize_lines
 
 
@@ -139,10 +140,9 @@ def masked_lm_dataset(examples, tokenizer, sequence_length, batch_size,
         [t.startswith("##") for t in tokenizer.get_vocabulary()]
     )
     continuation = tf.constant(continuation)
-    a = tf.ragged.constant([e[0] for e in examples], dtype="int32",
-                           ragged_rank=1)
-    b = tf.ragged.constant([list(e[1]) for e in examples], dtype="int32",
-                           ragged_rank=1, inner_shape=())
+    # (tf.ragged.constant took minutes on 100k examples; this takes ms.)
+    a = ragged([np.asarray(e[0], "int32") for e in examples])
+    b = ragged([np.asarray(e[1], "int32") for e in examples])
     is_next = tf.constant([e[2] for e in examples], "int32")
     dataset = tf.data.Dataset.from_tensor_slices((a, b, is_next))
     if training:

@@ -49,9 +49,10 @@ def encode_pairs(tokenizer, sources, targets, max_length, names=("source",
                                                                  "target")):
     """Token ids of each pair, the target ending in the end token.
 
-    A pair longer than `max_length` tokens on either side (end token
-    included) is an error naming its line: truncating a sentence would
-    teach the model to drop words.
+    A source longer than `max_length` tokens, or a target longer with the
+    decoder's start and end tokens, is an error naming its line:
+    truncating a sentence would teach the model to drop words. (Sources
+    get no end token: the encoder's padding mask marks where they end.)
 
     Returns:
         A list of `(source_ids, target_ids)` int32 arrays.
@@ -60,12 +61,14 @@ def encode_pairs(tokenizer, sources, targets, max_length, names=("source",
     source_ids = tokenizers.tokenize_lines(tokenizer, sources)
     target_ids = [np.append(ids, end).astype("int32")
                   for ids in tokenizers.tokenize_lines(tokenizer, targets)]
-    for name, encoded in zip(names, (source_ids, target_ids)):
+    for name, encoded, extra, what in (
+            (names[0], source_ids, 0, "tokens"),
+            (names[1], target_ids, 1, "tokens with the start and end tokens")):
         for number, ids in enumerate(encoded, 1):
-            if len(ids) > max_length:
+            if len(ids) + extra > max_length:
                 raise ValueError(
-                    f"{name}, line {number}: {len(ids)} tokens, more than "
-                    f"--sequence_length={max_length}. Raise "
+                    f"{name}, line {number}: {len(ids) + extra} {what}, more "
+                    f"than --sequence_length={max_length}. Raise "
                     "--sequence_length (within the model's "
                     "max_sequence_length) or remove the pair."
                 )

@@ -43,14 +43,39 @@ BERT_SPECIAL_TOKENS = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]
 
 
 def train_wordpiece(texts, vocabulary_size=8000, lowercase=True):
-    """Train a BERT WordPiece vocabulary on `texts` (a list of strings)."""
+    """Train a BERT WordPiece vocabulary on `texts` (a list of strings).
+
+    The vocabulary is learned by Hugging Face `tokenizers`' WordPiece
+    trainer over BERT's pre-tokenization (whitespace and punctuation;
+    lowercased when `lowercase`); the result is keras-hub's
+    `BertTokenizer`, which does all tokenizing. keras-hub's own learner
+    (tf-text's `bert_vocab_from_dataset`) took over 3 minutes on 7 MB of
+    English here, and 6 minutes on 6,000 long German number words.
+    """
+    from tokenizers import Tokenizer
+    from tokenizers import models
+    from tokenizers import normalizers
+    from tokenizers import pre_tokenizers
+    from tokenizers import trainers
+
     texts = _check_texts(texts)
-    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
-        tf.data.Dataset.from_tensor_slices(texts).batch(256),
-        vocabulary_size,
-        lowercase=lowercase,
-        reserved_tokens=BERT_SPECIAL_TOKENS,
+    learner = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    learner.normalizer = normalizers.BertNormalizer(
+        lowercase=lowercase, strip_accents=lowercase)
+    learner.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocabulary_size, special_tokens=BERT_SPECIAL_TOKENS,
+        continuing_subword_prefix="##", show_progress=False,
     )
+    lines = (line for text in texts for line in text.splitlines())
+    learner.train_from_iterator(lines, trainer)
+    ids = learner.get_vocab()
+    vocabulary = sorted(ids, key=ids.get)
+    # The trainer adds "##c" only for characters it saw inside a word; a
+    # word with any other character inside would become [UNK] whole.
+    known = set(vocabulary)
+    vocabulary += [f"##{token}" for token in list(vocabulary)
+                   if len(token) == 1 and f"##{token}" not in known]
     return keras_hub.models.BertTokenizer(vocabulary, lowercase=lowercase)
 
 

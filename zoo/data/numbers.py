@@ -5,9 +5,9 @@ Writing a number in words is a small, exact translation problem with real
 structure: German puts units before tens ("einundzwanzig", one-and-twenty)
 and writes a number below a million as one word, so a model has to reorder
 and to segment. The fine-tuning recipes build their default tasks from it:
-English -> German translation, prompt -> completion ("847 in words:" ->
-"eight hundred forty-seven"), and sentence-pair classification (is the
-first number larger?).
+German -> English translation, prompt -> completion ("847 in words:" ->
+"eight hundred forty-seven"), sentence-pair classification (is the first
+number larger?) and tagging (where each number in a run starts and ends).
 
     >>> english(321412)
     'three hundred twenty-one thousand four hundred twelve'

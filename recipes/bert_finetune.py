@@ -91,11 +91,7 @@ def main(argv):
     if not hasattr(tokenizer, "cls_token_id"):
         raise ValueError("bert_finetune needs a WordPiece tokenizer with "
                          "[CLS] and [SEP] (--tokenizer=wordpiece).")
-    length = FLAGS.sequence_length or min(128, backbone.max_sequence_length)
-    if length > backbone.max_sequence_length:
-        raise ValueError(
-            f"--sequence_length={length} exceeds the model's "
-            f"max_sequence_length {backbone.max_sequence_length}.")
+    length = recipe.sequence_length(backbone, default=128)
     recipe.check_model_dir(
         model_dir, "bert_finetune", backbone, tokenizer, task=FLAGS.task,
         init_from=FLAGS.init_from, sequence_length=length, labels=data.names,
@@ -182,12 +178,8 @@ class Classification:
     def __init__(self):
         self.files, self.raw = {}, {}
         if FLAGS.train_file:
-            for split in ("train", "validation", "test"):
-                path = getattr(FLAGS, f"{split}_file")
-                if path:
-                    self.files[split] = path
-                    self.raw[split] = labelled.read_tsv(
-                        path, FLAGS.label_column, FLAGS.text_columns)
+            self.files, self.raw = read_files(lambda path: labelled.read_tsv(
+                path, FLAGS.label_column, FLAGS.text_columns))
             columns = {tuple(raw[3]) for raw in self.raw.values()}
             if len(columns) > 1:
                 raise ValueError(f"The files' sentence columns differ: "
@@ -235,11 +227,7 @@ class Tagging:
     def __init__(self):
         self.files, self.raw = {}, {}
         if FLAGS.train_file:
-            for split in ("train", "validation", "test"):
-                path = getattr(FLAGS, f"{split}_file")
-                if path:
-                    self.files[split] = path
-                    self.raw[split] = labelled.read_conll(path)
+            self.files, self.raw = read_files(labelled.read_conll)
         else:
             print("No --train_file: the embedded task, tagging each number "
                   "in a run of numbers in words and in digits.")
@@ -299,6 +287,14 @@ def number_runs(values, seed):
         tags.append(labels)
         line_numbers.append(list(range(1, len(words) + 1)))
     return sentences, tags, line_numbers
+
+
+def read_files(reader):
+    """`(files, raw)`: the path and `reader(path)` of each split given."""
+    files = {split: getattr(FLAGS, f"{split}_file")
+             for split in ("train", "validation", "test")
+             if getattr(FLAGS, f"{split}_file")}
+    return files, {split: reader(path) for split, path in files.items()}
 
 
 def read_data():

@@ -92,11 +92,7 @@ def main(argv):
     if tokenizer.end_token_id is None:
         raise ValueError("gpt_finetune needs a tokenizer with an end token "
                          "(--tokenizer=byte_pair).")
-    length = FLAGS.sequence_length or backbone.max_sequence_length
-    if length > backbone.max_sequence_length:
-        raise ValueError(
-            f"--sequence_length={length} exceeds the model's "
-            f"max_sequence_length {backbone.max_sequence_length}.")
+    length = recipe.sequence_length(backbone)
     recipe.check_model_dir(
         model_dir, "gpt_finetune", backbone, tokenizer, task=FLAGS.task,
         init_from=FLAGS.init_from, sequence_length=length,

@@ -56,7 +56,7 @@ recipe.define_flags(
     preset="transformer_small",
     tokenizer="sentence_piece",
     vocabulary_size=8000,
-    sequence_length=128,  # tokens per sentence, with start/end tokens
+    sequence_length=None,  # 128 tokens per sentence (with start/end tokens)
     batch_size=64,
     steps=600,
     checkpoint_every=200,
@@ -105,11 +105,7 @@ def main(argv):
     if tokenizer.end_token_id is None or tokenizer.start_token_id is None:
         raise ValueError("transformer_finetune needs a tokenizer with start "
                          "and end tokens (--tokenizer=sentence_piece).")
-    length = FLAGS.sequence_length
-    if length > backbone.max_sequence_length:
-        raise ValueError(
-            f"--sequence_length={length} exceeds the model's "
-            f"max_sequence_length {backbone.max_sequence_length}.")
+    length = recipe.sequence_length(backbone, default=128)
     recipe.check_model_dir(
         model_dir, "transformer_finetune", backbone, tokenizer,
         init_from=FLAGS.init_from, sequence_length=length,

@@ -197,6 +197,17 @@ def starting_point(model_dir, backbone_class, pretrain_recipe, texts):
     return pretrained, result
 
 
+def sequence_length(backbone, default=None):
+    """`--sequence_length`, else `default`, else the model's maximum;
+    longer than the model's maximum is an error."""
+    limit = backbone.max_sequence_length
+    length = FLAGS.sequence_length or min(default or limit, limit)
+    if length > limit:
+        raise ValueError(f"--sequence_length={length} exceeds the model's "
+                         f"max_sequence_length {limit}.")
+    return length
+
+
 def check_model_dir(model_dir, recipe_name, backbone, tokenizer, **extra):
     """Refuse a model dir that holds a different model (see run.py)."""
     config = {

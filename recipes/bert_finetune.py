@@ -212,7 +212,7 @@ class Classification:
         return examples, ids, None
 
     def score(self, task, split, name):
-        examples, labels, _ = split
+        labels = split[1]
         logits = np.concatenate([
             np.asarray(task.predict_on_batch(x), "float32")
             for x, _ in batches(split, False)
@@ -256,7 +256,6 @@ class Tagging:
         return [(e[0], np.zeros_like(e[0])) for e in examples], labels, weights
 
     def score(self, task, split, name):
-        examples, _, weights = split
         predicted = []
         for x, _, w in batches(split, False):
             logits = np.asarray(task.predict_on_batch(x), "float32")

@@ -142,10 +142,9 @@ def main(argv):
     task = Seq2SeqLM(backbone, tokenizer,
                      label_smoothing=FLAGS.label_smoothing)
     recipe.compile(task, backbone.hidden_dim)
-    pairs_per_step = FLAGS.batch_size
     metrics = recipe.train(
         task, train_data, validation_data, model_dir,
-        tokens_per_step=pairs_per_step * tokens / len(encoded["train"]),
+        tokens_per_step=FLAGS.batch_size * tokens / len(encoded["train"]),
     )
     print(json.dumps(metrics, indent=2))
 

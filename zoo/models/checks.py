@@ -112,6 +112,12 @@ def check_token_inputs(inputs, prefix, vocabulary_size, max_length, extra=()):
 
 def check_cache_length(max_length, max_sequence_length):
     """A cache may not be longer than the positions the model has."""
+    if tf.is_tensor(max_length) and not tf.executing_eagerly():
+        tf.debugging.assert_less_equal(  # a stateful op: it runs
+            max_length, max_sequence_length,
+            message=f"A cache is longer than the model's max_sequence_length "
+                    f"{max_sequence_length}.")
+        return
     if max_length > max_sequence_length:
         raise ValueError(
             f"A cache of length {max_length} exceeds the model's "
@@ -128,10 +134,13 @@ def check_decoding_inputs(token_ids, vocabulary_size, cache, start, name):
     check_rank(token_ids, 2, name)
     checks = check_range(token_ids, vocabulary_size, name, "vocabulary")
     cache_length = cache.shape[2]
+    size = "" if cache_length is None else f" (length {cache_length})"
+    if cache_length is None:  # traced with open shapes
+        cache_length = tf.shape(cache)[2]
     end = start + tf.shape(token_ids)[1]
     message = (
         f"`{name}` written at cache_update_index would run past the end of "
-        f"the cache (length {cache_length}); allocate a longer cache."
+        f"the cache{size}; allocate a longer cache."
     )
     if tf.executing_eagerly():
         if int(end) > cache_length or int(start) < 0:

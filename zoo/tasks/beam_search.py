@@ -54,7 +54,7 @@ def beam_search(step, logits, cache, token_ids, prompt_mask, row_end, start,
         mask and its length-normalized log probability (B,).
     """
     batch_size = ops.shape(token_ids)[0]
-    length = token_ids.shape[1]
+    length = ops.shape(token_ids)[1]
     beams = num_beams
     vocabulary_size = logits.shape[-1]
     prompt_lengths = ops.sum(ops.cast(prompt_mask, "int32"), axis=1)  # (B,)

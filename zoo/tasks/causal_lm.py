@@ -160,14 +160,15 @@ class CausalLM(TiedLanguageModel):
         padded[:, : token_ids.shape[1]] = token_ids
         prompt_mask = np.arange(total)[None, :] < lengths[:, None]
         function = self.compiled_generate(
-            self._generate_graph,
-            prefill=generation.prefill_length(lengths.min()), sampler=sampler,
-            top_k=top_k, num_beams=num_beams if sampler == "beam" else None,
+            self._generate_graph, sampler=sampler,
+            num_beams=num_beams if sampler == "beam" else None,
         )
         output_ids, mask = function(
             tf.constant(padded), tf.constant(prompt_mask),
             tf.constant(lengths + max_new_tokens), tf.constant(stops),
-            generation.options(seed, temperature, top_p, length_penalty),
+            generation.options(seed, temperature, top_k, top_p,
+                               length_penalty, self.backbone.vocabulary_size),
+            tf.constant(generation.prefill_length(lengths.min()), "int32"),
         )
         output_ids, mask = np.asarray(output_ids), np.asarray(mask)
         if not (text or isinstance(prompts, (list, tuple))):
@@ -178,11 +179,25 @@ class CausalLM(TiedLanguageModel):
         texts = generation.detokenize(self.tokenizer, rows, drop=set(stops))
         return texts[0] if single else texts
 
+    def generate_signature(self):
+        return [
+            tf.TensorSpec([None, None], "int32"),  # token_ids (B, L)
+            tf.TensorSpec([None, None], "bool"),  # prompt_mask (B, L)
+            tf.TensorSpec([None], "int32"),  # row_end (B,)
+            tf.TensorSpec([None], "int32"),  # stop_token_ids (n,)
+            generation.OPTIONS_SIGNATURE,
+            tf.TensorSpec([], "int32"),  # prefill; XLA compiles once per value
+        ]
+
     def _generate_graph(self, token_ids, prompt_mask, row_end, stop_token_ids,
-                        options, prefill, sampler, top_k, num_beams):
-        """The whole generation as one graph: prefill, then the loop."""
+                        options, prefill, sampler, num_beams):
+        """The whole generation as one graph: prefill, then the loop.
+
+        `prefill` (a scalar) positions of every prompt run in one pass;
+        they must be prompt tokens in every row.
+        """
         backbone = self.backbone
-        batch_size, total = token_ids.shape
+        batch_size, total = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
         cache = backbone.initial_cache(batch_size, total)
         # The part of the prompts that every row shares runs in one pass.
         hidden, cache = backbone.call_with_cache(token_ids[:, :prefill], cache, 0)
@@ -194,5 +209,5 @@ class CausalLM(TiedLanguageModel):
 
         return generation.decode(
             step, logits, cache, token_ids, prompt_mask, row_end, prefill,
-            stop_token_ids, options, sampler, top_k, num_beams,
+            stop_token_ids, options, sampler, num_beams,
         )

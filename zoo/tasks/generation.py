@@ -144,7 +144,7 @@ def next_token(logits, sampler, index, seed, temperature, top_k, top_p):
     elif sampler == "top_p":
         # Keep the most likely tokens until their mass reaches p (Holtzman
         # et al. 2019); the first token is always kept.
-        logits, candidates = tf.math.top_k(logits, k=top_k or logits.shape[-1])
+        logits, candidates = tf.math.top_k(logits, k=top_k)
         probs = ops.softmax(logits, axis=-1)
         mass_before = ops.cumsum(probs, axis=-1) - probs
         logits = ops.where(mass_before < top_p, logits, -np.inf)
@@ -191,7 +191,7 @@ def sample_loop(step, logits, cache, token_ids, prompt_mask, row_end, start,
         `(token_ids, padding_mask)`, both (B, L): after a row's stop token
         or its `row_end` the ids are 0 and the mask is False.
     """
-    length = token_ids.shape[1]
+    length = ops.shape(token_ids)[1]  # a tensor when shapes are dynamic
     done = ops.zeros((ops.shape(token_ids)[0],), dtype="bool")
 
     def cond(index, token_ids, logits, cache, done):
@@ -217,11 +217,12 @@ def sample_loop(step, logits, cache, token_ids, prompt_mask, row_end, start,
 
 
 def decode(step, logits, cache, token_ids, prompt_mask, row_end, start,
-           stop_token_ids, options, sampler, top_k, num_beams):
+           stop_token_ids, options, sampler, num_beams):
     """Run `sampler` from `start`; returns `(token_ids, padding_mask)`.
 
     `options` holds the tensors that may change between calls without a
-    retrace: `seed`, `temperature`, `top_p`, `length_penalty`.
+    retrace: `seed`, `temperature`, `top_k`, `top_p`, `length_penalty`.
+    XLA compiles once per value of `top_k` (a shape inside the graph).
     """
     if sampler == "beam":
         from zoo.tasks.beam_search import beam_search
@@ -234,19 +235,23 @@ def decode(step, logits, cache, token_ids, prompt_mask, row_end, start,
 
     def choose(logits, index):
         return next_token(logits, sampler, index, options["seed"],
-                          options["temperature"], top_k, options["top_p"])
+                          options["temperature"], options["top_k"],
+                          options["top_p"])
 
     return sample_loop(step, logits, cache, token_ids, prompt_mask, row_end,
                        start, stop_token_ids, choose)
 
 
-def options(seed, temperature, top_p, length_penalty):
-    """The per-call tensors of `decode`."""
+def options(seed, temperature, top_k, top_p, length_penalty,
+            vocabulary_size):
+    """The per-call tensors of `decode`; `top_k` None is the vocabulary."""
     if seed is None:
         seed = np.random.randint(2**31 - 1)
     return {
         "seed": tf.constant(seed, "int32"),
         "temperature": tf.constant(temperature, "float32"),
+        "top_k": tf.constant(vocabulary_size if top_k is None else top_k,
+                             "int32"),
         "top_p": tf.constant(1.0 if top_p is None else top_p, "float32"),
         "length_penalty": tf.constant(length_penalty, "float32"),
     }
@@ -299,15 +304,30 @@ def detokenize(tokenizer, rows, drop=()):
     return texts
 
 
+OPTIONS_SIGNATURE = {
+    "seed": tf.TensorSpec([], "int32"),
+    "temperature": tf.TensorSpec([], "float32"),
+    "top_k": tf.TensorSpec([], "int32"),
+    "top_p": tf.TensorSpec([], "float32"),
+    "length_penalty": tf.TensorSpec([], "float32"),
+}
+
+
 class CompiledGenerate:
     """Mixin: one `tf.function` per static generation configuration.
 
-    A configuration traces once per batch shape and is reused on later
-    calls with the same shapes; the per-call tensors (`options`) never cause
-    a retrace.
+    Each function is traced once, with the batch and length dimensions left
+    open (`generate_signature()`); XLA then compiles it once per concrete
+    shape, and the per-call tensors (`options`) never cause a recompile.
+    The SavedModel export calls these same functions, so exported and
+    in-process generation run the same graph.
     """
 
     jit_compile_generate = True
+
+    def generate_signature(self):
+        """The `tf.TensorSpec`s of `_generate_graph`'s tensor arguments."""
+        raise NotImplementedError
 
     def compiled_generate(self, graph, **static):
         if not hasattr(self, "_generate_functions"):
@@ -318,6 +338,7 @@ class CompiledGenerate:
                 return graph(*tensors, **static)
 
             self._generate_functions[key] = tf.function(
-                function, jit_compile=self.jit_compile_generate
+                function, jit_compile=self.jit_compile_generate,
+                input_signature=self.generate_signature(),
             )
         return self._generate_functions[key]

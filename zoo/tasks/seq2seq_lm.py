@@ -4,6 +4,7 @@ forced training and greedy, sampled or beam-search generation."""
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from zoo.tasks import generation
 from zoo.tasks.beam_search import _tile
@@ -139,7 +140,7 @@ class Seq2SeqLM(TiedLanguageModel):
         source_mask = (np.arange(source_ids.shape[1])[None, :]
                        < source_lengths[:, None])
         function = self.compiled_generate(
-            self._generate_graph, sampler=sampler, top_k=top_k,
+            self._generate_graph, sampler=sampler,
             num_beams=num_beams if sampler == "beam" else None,
         )
         output_ids, mask = function(
@@ -147,7 +148,8 @@ class Seq2SeqLM(TiedLanguageModel):
             tf.constant(target_ids), tf.constant(prompt_mask),
             tf.constant(np.full(batch_size, 1 + max_new_tokens, "int32")),
             tf.constant(stops),
-            generation.options(seed, temperature, top_p, length_penalty),
+            generation.options(seed, temperature, top_k, top_p,
+                               length_penalty, self.backbone.vocabulary_size),
         )
         output_ids, mask = np.asarray(output_ids), np.asarray(mask)
         if not (text or isinstance(sources, (list, tuple))):
@@ -158,13 +160,24 @@ class Seq2SeqLM(TiedLanguageModel):
         texts = generation.detokenize(self.tokenizer, rows, drop=set(stops))
         return texts[0] if single else texts
 
+    def generate_signature(self):
+        return [
+            tf.TensorSpec([None, None], "int32"),  # source_ids (B, S)
+            tf.TensorSpec([None, None], "bool"),  # source_mask (B, S)
+            tf.TensorSpec([None, None], "int32"),  # token_ids (B, L)
+            tf.TensorSpec([None, None], "bool"),  # prompt_mask (B, L)
+            tf.TensorSpec([None], "int32"),  # row_end (B,)
+            tf.TensorSpec([None], "int32"),  # stop_token_ids (n,)
+            generation.OPTIONS_SIGNATURE,
+        ]
+
     def _generate_graph(self, source_ids, source_mask, token_ids, prompt_mask,
-                        row_end, stop_token_ids, options, sampler, top_k,
+                        row_end, stop_token_ids, options, sampler,
                         num_beams):
         backbone = self.backbone
         encoder_output = backbone.encode(source_ids, source_mask)  # (B, S, D)
         self_cache, cross_cache = backbone.initial_cache(
-            encoder_output, token_ids.shape[1]
+            encoder_output, ops.shape(token_ids)[1]
         )
         hidden, self_cache = backbone.decode_with_cache(
             token_ids[:, :1], self_cache, cross_cache, 0, source_mask
@@ -182,7 +195,7 @@ class Seq2SeqLM(TiedLanguageModel):
 
         return generation.decode(
             step, logits, self_cache, token_ids, prompt_mask, row_end, 1,
-            stop_token_ids, options, sampler, top_k, num_beams,
+            stop_token_ids, options, sampler, num_beams,
         )
 
     def get_config(self):

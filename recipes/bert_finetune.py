@@ -95,7 +95,8 @@ def main(argv):
     recipe.check_model_dir(
         model_dir, "bert_finetune", backbone, tokenizer, task=FLAGS.task,
         init_from=FLAGS.init_from, sequence_length=length, labels=data.names,
-        files=data.files,
+        segments=len(data.raw["train"][0][0]) if FLAGS.task == "classify"
+        else 1, files=data.files,
     )
     run.write_json(os.path.join(model_dir, "labels.json"), data.names)
 

@@ -1,7 +1,9 @@
 """GLUE-style TSV and CoNLL BIO files: strict reading and encoding."""
 
+import keras_hub
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from zoo.data import labelled
 from zoo.data import tokenizers
@@ -71,6 +73,23 @@ def test_encode_texts_packs_pairs_and_refuses_or_truncates_long_ones():
     [(ids, segments)] = labelled.encode_texts(tokenizer, long, 6, True,
                                               "x.tsv", [7])
     assert len(ids) == 6 and list(ids).count(sep) == 2
+
+
+
+@pytest.mark.parametrize("first, second, length", [
+    (10, 3, 11), (3, 10, 11), (10, 10, 10), (10, 10, 11), (2, 2, 9), (0, 5, 6),
+])
+def test_truncation_keeps_what_keras_hubs_round_robin_packer_keeps(
+        first, second, length):
+    a, b = list(range(1, first + 1)), list(range(100, 100 + second))
+    packer = keras_hub.layers.MultiSegmentPacker(
+        sequence_length=length, start_value=-1, end_value=-2, pad_value=0,
+        truncate="round_robin")
+    ids, _ = packer((tf.ragged.constant([a], "int32"),
+                     tf.ragged.constant([b], "int32")))
+    kept = [i for i in np.asarray(ids)[0].tolist() if i > 0]
+    cut = labelled.round_robin([a, b], length - 3)
+    assert kept == cut[0] + cut[1]
 
 
 CONLL = ("-DOCSTART-\tO\n\n"

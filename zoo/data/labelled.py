@@ -125,14 +125,25 @@ def sort_labels(labels, path="the training data"):
     return [label for _, label in sorted(zip(numbers, distinct))]
 
 
+def round_robin(segments, budget):
+    """Cut one or two lists to `budget` items in all, taking one item from
+    each in turn (the first first) while both last."""
+    if len(segments) == 1:
+        return [segments[0][:budget]]
+    a, b = segments
+    keep_a = min(len(a), max(budget - budget // 2, budget - len(b)))
+    return [a[:keep_a], b[:budget - keep_a]]
+
+
 def encode_texts(tokenizer, texts, sequence_length, truncate, path,
                  line_numbers):
     """Pack one or two sentences per example into BERT inputs.
 
     `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, segment ids 0 for a and 1
     for b. An example longer than `sequence_length` is an error naming its
-    line unless `truncate`, which cuts the longer sentence first (as BERT's
-    `run_classifier` does).
+    line unless `truncate`, which cuts the longer sentence first: the
+    sentences keep what keras-hub's `MultiSegmentPacker` keeps with
+    `truncate="round_robin"`, as the SavedModel export does.
 
     Returns:
         A list of `(token_ids, segment_ids)` int32 arrays.
@@ -154,8 +165,7 @@ def encode_texts(tokenizer, texts, sequence_length, truncate, path,
                     f"{sequence_length}. Raise --sequence_length or pass "
                     "--truncate."
                 )
-            while sum(len(s) for s in segments) > budget:
-                max(segments, key=len).pop()
+            segments = round_robin(segments, budget)
         token_ids, segment_ids = [cls], [0]
         for c, segment in enumerate(segments):
             token_ids += segment + [sep]

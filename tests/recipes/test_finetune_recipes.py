@@ -9,12 +9,14 @@ import os
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from hub_presets import bert_preset
 from hub_presets import gpt2_preset
 from recipe_runner import TINY
 from recipe_runner import run_recipe
 
 import zoo  # noqa: F401  (registers the classes model.keras needs)
+from zoo.data import labelled
 from zoo.data import numbers
 
 SHORT = ["--batch_size=4", "--steps=2", "--checkpoint_every=2", "--warmup_steps=1"]
@@ -167,7 +169,30 @@ def test_bert_finetune_classify_from_scratch_and_resume(tsv_files, tmp_path):
     assert results["validation"]["examples"] == 3
     assert set(results["validation"]) >= {"accuracy", "f1"}
     assert json.load(open(os.path.join(model_dir, "labels.json"))) == ["0", "1"]
-    assert load(model_dir).num_classes == 2
+    task = load(model_dir)
+    assert task.num_classes == 2
+
+    # The run exports as a SavedModel that classifies text, with its labels.
+    export_dir = str(tmp_path / "export")
+    result = run_recipe("export", f"--model_dir={model_dir}",
+                        f"--export_dir={export_dir}")
+    assert '"classify"' in result.stdout
+    served = tf.saved_model.load(export_dir)
+    texts = ["a fine film", "dull"]
+    outputs = served.signatures["serving_default"](text=tf.constant(texts))
+    examples = labelled.encode_texts(task.tokenizer, [(t,) for t in texts],
+                                     128, False, "x", [1, 2])
+    logits = [np.asarray(task.predict_on_batch(
+        {"token_ids": ids[None], "segment_ids": segments[None],
+         "padding_mask": np.ones_like(ids)[None]}))[0]
+        for ids, segments in examples]
+    np.testing.assert_allclose(outputs["probabilities"],
+                               [np.exp(x) / np.exp(x).sum() for x in logits],
+                               atol=1e-5)
+    assert set(outputs["label"].numpy()) <= {b"0", b"1"}
+    again = run_recipe("export", f"--model_dir={model_dir}",
+                       f"--export_dir={export_dir}", check=False)
+    assert again.returncode != 0 and "--overwrite" in again.stderr
 
 
 def test_bert_finetune_tag_init_from_pretraining(conll_files, text_file,
@@ -266,6 +291,17 @@ def test_gpt_finetune_completion_from_scratch(jsonl_files, tmp_path):
     samples = open(os.path.join(model_dir, "samples.txt")).read()
     assert samples.count("before: ") == 2 and samples.count("after: ") == 2
     assert "Exact greedy completions" in result.stdout
+
+    # Exported, it generates what the model generates in Python.
+    export_dir = str(tmp_path / "export")
+    run_recipe("export", f"--model_dir={model_dir}",
+               f"--export_dir={export_dir}")
+    served = tf.saved_model.load(export_dir)
+    prompts = ["12 in words:", "7 in words:"]
+    outputs = served.signatures["generate"](
+        prompt=tf.constant(prompts), max_new_tokens=tf.constant(6))
+    assert [t.decode() for t in outputs["text"].numpy()] == load(
+        model_dir).generate(prompts, max_new_tokens=6)
 
 
 def test_gpt_finetune_text_init_from_pretraining(text_file, tmp_path):

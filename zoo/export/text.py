@@ -1,0 +1,94 @@
+"""Text inside the exported graph: cleaning, tokenizing, detokenizing.
+
+Every tokenizer of the zoo is a keras-hub tokenizer whose work is
+TensorFlow ops, so the exported signatures tokenize inside the graph with
+the very layer the model was trained with. One exception: keras-hub's
+SentencePiece tokenizer keeps a TensorFlow Text resource that it creates
+eagerly, which `tf.random.set_seed` invalidates and a SavedModel cannot
+hold; here the SentencePiece op is built inside each traced function, with
+the model proto as its attribute.
+
+Shapes: B batch, N tokens (ragged), W words (ragged).
+"""
+
+import os
+import tempfile
+
+import keras_hub
+import tensorflow as tf
+
+REPLACEMENT_CHARACTER = 0xFFFD
+
+
+def clean(texts):
+    """Replace invalid UTF-8 in `texts` (B,) by U+FFFD, as Python's
+    `bytes.decode("utf-8", errors="replace")` does."""
+    return tf.strings.unicode_transcode(
+        texts, "UTF-8", "UTF-8", errors="replace",
+        replacement_char=REPLACEMENT_CHARACTER,
+    )
+
+
+class GraphTokenizer(tf.Module):
+    """A keras-hub tokenizer, callable in a graph that a SavedModel keeps.
+
+    Args:
+        tokenizer: the keras-hub tokenizer the task was trained with.
+        with_assets: bool. Save the tokenizer's files (vocabulary, merges
+            or SentencePiece proto) in the SavedModel's `assets/`, for users
+            who tokenize elsewhere.
+    """
+
+    def __init__(self, tokenizer, with_assets=True):
+        super().__init__(name="tokenizer")
+        self.tokenizer = tokenizer
+        self.sentence_piece = isinstance(
+            tokenizer, keras_hub.tokenizers.SentencePieceTokenizer
+        )
+        self.files = {}
+        if with_assets:
+            directory = tempfile.mkdtemp(prefix="zoo_tokenizer_")
+            tokenizer.save_assets(directory)
+            self.files = {
+                name: tf.saved_model.Asset(os.path.join(directory, name))
+                for name in sorted(os.listdir(directory))
+            }
+
+    def _sentence_piece_op(self):
+        import tensorflow_text
+
+        # The op holds the model proto as an attribute: it is in the graph.
+        return tensorflow_text.SentencepieceTokenizer(
+            model=self.tokenizer.proto, out_type=tf.int32
+        )
+
+    def tokenize(self, texts):
+        """(B,) strings -> (B, None) int32 ragged ids."""
+        if self.sentence_piece:
+            return self._sentence_piece_op().tokenize(texts)
+        ids = self.tokenizer.tokenize(texts)
+        return tf.cast(ids, "int32")
+
+    def detokenize(self, ids):
+        """(B, None) ragged ids -> (B,) strings."""
+        if self.sentence_piece:
+            return self._sentence_piece_op().detokenize(ids)
+        texts = self.tokenizer.detokenize(ids)
+        return tf.reshape(texts, [-1])
+
+
+def row_positions(ids):
+    """(B, None) ragged -> the same ragged shape holding 0, 1, 2, ... per row."""
+    return tf.ragged.range(ids.row_lengths())
+
+
+def largest_power_of_two(n):
+    """The largest power of two <= n, for an int32 scalar n >= 1."""
+    power = tf.constant(1, "int32")
+    return tf.while_loop(lambda p: p * 2 <= n, lambda p: [p * 2], [power])[0]
+
+
+def bucket(length, limit, multiple=32):
+    """`zoo.tasks.generation.bucket` on scalar tensors."""
+    rounded = (length + multiple - 1) // multiple * multiple
+    return tf.minimum(rounded, tf.maximum(limit, length))

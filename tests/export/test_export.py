@@ -153,7 +153,8 @@ def test_tagger(wordpiece, tmp_path):
     task = TokenClassifier(bert(wordpiece), 3, tokenizer=wordpiece)
     export_dir = str(tmp_path / "tagger")
     export.export(task, export_dir, labels=tags, sequence_length=24)
-    batches = [[SHORT[1]], SHORT, [LONG[2] * 2], ["", INVALID, "  new   york "]]
+    batches = [[SHORT[1]], SHORT, [LONG[2] * 2],
+               ["", INVALID, " new\u00a0york\u3000is\ta city "]]
     expected, id_calls = [], []
     for texts in batches:
         sentences = [as_python(t).split() for t in texts]
@@ -201,10 +202,21 @@ def test_masked_lm(wordpiece, tmp_path):
         special_tokens_in_strings=True)
     batches = [["the [MASK] sat"],
                ["a dog [MASK] in the [MASK] .", "no mask here", ""]]
-    calls = [("fill_mask", {"text": strings(t)}) for t in batches]
+    calls, id_inputs = [], []
+    for texts in batches:
+        ids = [[wordpiece.cls_token_id] + np.asarray(reader(t)).tolist()
+               + [wordpiece.sep_token_id] for t in texts]
+        id_inputs.append({"token_ids": pad(ids),
+                          "segment_ids": np.zeros_like(pad(ids)),
+                          "padding_mask": pad([[1] * len(r) for r in ids])})
+        calls.append(("fill_mask", {"text": strings(texts)}))
+        calls.append(("fill_mask_ids", id_inputs[-1]))
     calls.append(("fill_mask", {"text": strings(["[MASK] " + LONG[1] * 2])}))
     results = serve(export_dir, calls, tmp_path)
-    for texts, got in zip(batches, results):
+    for texts, by_text, by_ids in zip(batches, results[:-1:2], results[1::2]):
+        for key in ("token_ids", "scores", "mask_positions"):
+            np.testing.assert_allclose(by_ids[key], by_text[key], atol=1e-6)
+        got = by_text
         ids = [[wordpiece.cls_token_id] + np.asarray(reader(t)).tolist()
                + [wordpiece.sep_token_id] for t in texts]
         token_ids = pad(ids)
@@ -314,21 +326,25 @@ def test_seq2seq_translate_greedy_and_beam(tmp_path):
     for texts in batches:
         for name in ("translate", "translate_beam"):
             calls.append((name, {"source": strings(texts)}))
-        ids = tokenizers.tokenize_lines(tokenizer, [as_python(t) for t in texts])
-        calls.append(("translate_beam_ids", {
+    # The id signatures, on the last batch (mixed lengths).
+    ids = tokenizers.tokenize_lines(tokenizer, [as_python(t) for t in batches[-1]])
+    for name in ("translate_ids", "translate_beam_ids"):
+        calls.append((name, {
             "token_ids": pad(ids),
             "padding_mask": pad([np.ones_like(i) for i in ids])}))
     calls.append(("translate", {"source": strings(["the cat", ""])}))
     calls.append(("translate", {"source": strings(["the cat " * 80])}))
     results = serve(export_dir, calls, tmp_path)
     for b, texts in enumerate(batches):
-        greedy, beam, beam_ids = map(ok, results[3 * b: 3 * b + 3])
+        greedy, beam = map(ok, results[2 * b: 2 * b + 2])
         python = [as_python(t) for t in texts]
         ids = [i.tolist() for i in tokenizers.tokenize_lines(tokenizer, python)]
-        for served, options in ((greedy, {}), (beam, dict(
-                sampler="beam", num_beams=3, length_penalty=0.6)),
-                (beam_ids, dict(sampler="beam", num_beams=3,
-                                length_penalty=0.6))):
+        beam_options = dict(sampler="beam", num_beams=3, length_penalty=0.6)
+        served_options = [(greedy, {}), (beam, beam_options)]
+        if b == len(batches) - 1:
+            served_options += [(ok(results[-4]), {}),
+                               (ok(results[-3]), beam_options)]
+        for served, options in served_options:
             rows = [row[m.astype(bool)][1:].tolist() for row, m in
                     zip(served["token_ids"], served["padding_mask"])]
             assert rows == task.generate(ids, **options)
@@ -388,8 +404,11 @@ def test_every_tokenizer_kind_works_inside_a_savedmodel(kind, tmp_path):
     served = tf.saved_model.load(str(tmp_path / kind))
     texts = ["the cat sat on the mat", "new york"]
     ids = served.ids(tf.constant(texts)).numpy()
-    for row, want in zip(ids, tokenizers.tokenize_lines(tokenizer, texts)):
+    wanted = tokenizers.tokenize_lines(tokenizer, texts)
+    assert ids.shape[1] == max(len(w) for w in wanted)
+    for row, want in zip(ids, wanted):
         assert row[: len(want)].tolist() == want.tolist()
+        assert not row[len(want):].any()
     text = [t.decode() for t in served.round_trip(tf.constant(texts)).numpy()]
     assert [t.replace(" ", "") for t in text] == [
         t.replace(" ", "") for t in texts]  # WordPiece drops nothing but spaces

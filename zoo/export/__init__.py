@@ -108,6 +108,7 @@ def export(task, export_dir, *, overwrite=False, **options):
     parent = os.path.dirname(export_dir)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".export_", dir=parent)
+    previous = staging + ".previous"
     try:
         first = next(iter(signatures))
         tf.saved_model.save(
@@ -115,10 +116,19 @@ def export(task, export_dir, *, overwrite=False, **options):
             signatures={"serving_default": signatures[first], **signatures},
         )
         if os.path.exists(export_dir):
-            shutil.rmtree(export_dir)
-        os.replace(staging, export_dir)
+            os.replace(export_dir, previous)  # kept until the new one is in
+            try:
+                os.replace(staging, export_dir)
+            except BaseException:
+                os.replace(previous, export_dir)
+                raise
+        else:
+            os.replace(staging, export_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(previous, ignore_errors=True)
+        if module.tokenizer is not None and module.tokenizer.directory:
+            shutil.rmtree(module.tokenizer.directory, ignore_errors=True)
     return ["serving_default", *signatures]
 
 

@@ -19,10 +19,16 @@ from zoo.export.serving import strings_spec
 class _EncoderModule(ServingModule):
     """Packing of `[CLS] a [SEP] (b [SEP])` for the BERT-family tasks."""
 
-    def __init__(self, task, tokenizer, sequence_length):
+    def __init__(self, task, tokenizer, sequence_length, segments=1):
         super().__init__(task, tokenizer)
         limit = task.backbone.max_sequence_length
-        self.sequence_length = min(sequence_length or limit, limit)
+        sequence_length = sequence_length or limit
+        if not 2 + segments <= sequence_length <= limit:
+            raise ValueError(
+                f"`sequence_length`={sequence_length} does not fit: it must "
+                f"leave room for [CLS] and {segments} [SEP] and text, and be "
+                f"at most the model's max_sequence_length {limit}.")
+        self.sequence_length = sequence_length
         keras_tokenizer = tokenizer.tokenizer
         self.cls_id = keras_tokenizer.cls_token_id
         self.sep_id = keras_tokenizer.sep_token_id
@@ -57,7 +63,7 @@ class ClassifierModule(_EncoderModule):
     """
 
     def __init__(self, task, tokenizer, labels, sequence_length, pairs):
-        super().__init__(task, tokenizer, sequence_length)
+        super().__init__(task, tokenizer, sequence_length, 2 if pairs else 1)
         self.labels = tf.constant(list(labels))
         self.pairs = pairs
 
@@ -66,7 +72,7 @@ class ClassifierModule(_EncoderModule):
         if self.task.num_classes == 1:
             return {"score": logits[:, 0]}
         probabilities = tf.nn.softmax(logits, axis=-1)
-        label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        label_id = tf.argmax(logits, axis=-1, output_type=tf.int32)
         return {"probabilities": probabilities, "label_id": label_id,
                 "label": tf.gather(self.labels, label_id)}
 
@@ -95,9 +101,10 @@ class ClassifierModule(_EncoderModule):
 
 
 class TaggerModule(_EncoderModule):
-    """`tag`: strings -> their whitespace-separated words and a tag per
-    word, from the word's first piece (as the fine-tuning recipe tags).
-    Words that do not fit in `sequence_length` get the tag "".
+    """`tag`: strings -> their words and a tag per word, from the word's
+    first piece (as the fine-tuning recipe tags). Words are split at any
+    Unicode whitespace, as Python's `str.split()` splits. Words that do not
+    fit in `sequence_length` get the tag "".
     """
 
     def __init__(self, task, tokenizer, labels, sequence_length):
@@ -106,7 +113,7 @@ class TaggerModule(_EncoderModule):
         self.unk_id = tokenizer.tokenizer.token_to_id("[UNK]")
 
     def _tag(self, texts):
-        words = tf.strings.split(text.clean(texts))  # (B, W) ragged
+        words = text.split_words(text.clean(texts))  # (B, W) ragged
         pieces = self.tokenizer.tokenize(words.flat_values)  # (B*W, None)
         # A word that tokenizes to nothing is [UNK], so it still has a tag.
         empty = tf.cast(pieces.row_lengths() == 0, "int64")
@@ -120,7 +127,6 @@ class TaggerModule(_EncoderModule):
         token_ids, segment_ids, mask = self._pack([pieces])
         logits = self.task(self._inputs(token_ids, segment_ids, mask),
                            training=False)  # (B, T, C)
-        probabilities = tf.nn.softmax(float32(logits), axis=-1)
         # Position of each word's first piece in the packed row; -1 if cut.
         first_positions = tf.ragged.boolean_mask(
             1 + text.row_positions(first), first)  # (B, W)
@@ -129,7 +135,7 @@ class TaggerModule(_EncoderModule):
         row = tf.repeat(tf.range(tf.shape(texts)[0], dtype="int64"),
                         first_positions.row_lengths())
         tag_ids = tf.gather_nd(
-            tf.argmax(probabilities, axis=-1, output_type=tf.int32),
+            tf.argmax(logits, axis=-1, output_type=tf.int32),
             tf.stack([row, tf.cast(position, "int64")], axis=1))
         tags = tf.where(kept, tf.gather(self.labels, tag_ids), "")
         return {"words": words.to_tensor(""),
@@ -162,6 +168,10 @@ class MaskedLMModule(_EncoderModule):
 
     def __init__(self, task, tokenizer, sequence_length, top_k):
         super().__init__(task, tokenizer, sequence_length)
+        vocabulary_size = task.backbone.vocabulary_size
+        if not 1 <= top_k <= vocabulary_size:
+            raise ValueError(f"`top_k`={top_k} must be between 1 and the "
+                             f"vocabulary size {vocabulary_size}.")
         self.top_k = top_k
         original = tokenizer.tokenizer
         # The same vocabulary, reading "[MASK]" in a string as the token.

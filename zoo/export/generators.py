@@ -57,24 +57,26 @@ class _GeneratorModule(ServingModule):
         return _options(self.task.backbone.vocabulary_size,
                         length_penalty=length_penalty)
 
+    def _checked(self, ids, lengths, what, empty):
+        checks = [
+            graph_assert(tf.size(lengths) > 0,
+                         f"The batch has no {what}s: give at least one."),
+            graph_assert(tf.reduce_all(lengths > 0),
+                         f"A {what} is empty ({empty}). Every {what} needs "
+                         "at least one token."),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(ids), tf.identity(lengths)
+
     def _prompts(self, texts, what):
         ids = self.tokenizer.tokenize(text.clean(texts))
         lengths = tf.cast(ids.row_lengths(), "int32")
-        check = graph_assert(
-            tf.reduce_all(lengths > 0),
-            f"A {what} is empty (no tokens). Every {what} needs at least one "
-            "token.")
-        with tf.control_dependencies([check]):
-            return tf.identity(ids), lengths
+        return self._checked(ids, lengths, what, "no tokens")
 
     def _ids_prompts(self, token_ids, padding_mask, what):
         token_ids, lengths = self._check_ids(token_ids, padding_mask)
-        check = graph_assert(
-            tf.reduce_all(lengths > 0),
-            f"A {what} is empty (its padding_mask is all zeros).")
-        with tf.control_dependencies([check]):
-            ids = tf.RaggedTensor.from_tensor(token_ids, lengths=lengths)
-        return ids, lengths
+        ids = tf.RaggedTensor.from_tensor(token_ids, lengths=lengths)
+        return self._checked(ids, lengths, what, "its padding_mask is all 0")
 
     def _outputs(self, token_ids, mask, new_tokens, with_text):
         """`token_ids`, `padding_mask` (B, L) and, with text, the strings of
@@ -82,7 +84,7 @@ class _GeneratorModule(ServingModule):
         outputs = {"token_ids": token_ids,
                    "padding_mask": tf.cast(mask, "int32")}
         if with_text:
-            stop = tf.reduce_any(token_ids[..., None] == self.stops, axis=-1)
+            stop = generation.is_stop(token_ids, self.stops)
             words = tf.ragged.boolean_mask(token_ids, mask & ~stop)
             new = tf.ragged.boolean_mask(token_ids, new_tokens & mask & ~stop)
             # Byte-level tokens may end inside a character: U+FFFD, as
@@ -99,7 +101,9 @@ class CausalLMModule(_GeneratorModule):
     `padding_mask`. Generation runs `CausalLM`'s own compiled function: the
     KV-cached loop, with XLA. A prompt that is empty or leaves no room in
     `max_sequence_length`, or a `max_new_tokens` that does not fit, is an
-    error with the same message as in Python.
+    error, as in Python. `sample` draws as `generate(sampler="top_p",
+    top_k=top_k, top_p=top_p, temperature=..., seed=...)` does in Python
+    (`top_k` 0 keeps every token), the same tokens for the same seed.
     """
 
     def _run(self, ids, lengths, max_new_tokens, sampler, options):
@@ -190,6 +194,8 @@ class Seq2SeqModule(_GeneratorModule):
 
     def __init__(self, task, tokenizer, num_beams, length_penalty, xla=True):
         super().__init__(task, tokenizer, xla)
+        generation.check_beams(num_beams, self.stops.numpy(),
+                               task.backbone.vocabulary_size)
         self.num_beams = num_beams
         self.length_penalty = length_penalty
         self.start_id = tokenizer.tokenizer.start_token_id

@@ -18,6 +18,9 @@ import keras_hub
 import tensorflow as tf
 
 REPLACEMENT_CHARACTER = 0xFFFD
+# What Python's `str.split()` splits at: ASCII whitespace, the information
+# separators, NEL and Unicode's space separators (RE2's \s is ASCII only).
+WHITESPACE = r"[\s\x0b\x1c-\x1f\x85\p{Z}]+"
 
 
 def clean(texts):
@@ -27,6 +30,12 @@ def clean(texts):
         texts, "UTF-8", "UTF-8", errors="replace",
         replacement_char=REPLACEMENT_CHARACTER,
     )
+
+
+def split_words(texts):
+    """(B,) strings -> (B, W) ragged words, as Python's `str.split()`."""
+    return tf.strings.split(tf.strings.strip(
+        tf.strings.regex_replace(texts, WHITESPACE, " ")))
 
 
 class GraphTokenizer(tf.Module):
@@ -46,8 +55,12 @@ class GraphTokenizer(tf.Module):
             tokenizer, keras_hub.tokenizers.SentencePieceTokenizer
         )
         self.files = {}
+        self.directory = None  # the asset files' copy until saved
+        # Not tracked: graph -> op, rebuilt in every trace.
+        object.__setattr__(self, "_sentence_piece_ops", {})
         if with_assets:
-            directory = tempfile.mkdtemp(prefix="zoo_tokenizer_")
+            directory = self.directory = tempfile.mkdtemp(
+                prefix="zoo_tokenizer_")
             tokenizer.save_assets(directory)
             self.files = {
                 name: tf.saved_model.Asset(os.path.join(directory, name))
@@ -55,12 +68,16 @@ class GraphTokenizer(tf.Module):
             }
 
     def _sentence_piece_op(self):
+        """One SentencePiece op per traced graph (it holds the model proto
+        as an attribute, so each copy adds the whole proto to the graph)."""
         import tensorflow_text
 
-        # The op holds the model proto as an attribute: it is in the graph.
-        return tensorflow_text.SentencepieceTokenizer(
-            model=self.tokenizer.proto, out_type=tf.int32
-        )
+        graph = tf.compat.v1.get_default_graph()
+        if graph not in self._sentence_piece_ops:
+            self._sentence_piece_ops[graph] = (
+                tensorflow_text.SentencepieceTokenizer(
+                    model=self.tokenizer.proto, out_type=tf.int32))
+        return self._sentence_piece_ops[graph]
 
     def tokenize(self, texts):
         """(B,) strings -> (B, None) int32 ragged ids."""

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from zoo.tasks.generation import _is_stop
+from zoo.tasks.generation import is_stop
 from zoo.tasks.generation import generated_mask
 
 
@@ -98,7 +98,7 @@ def beam_search(step, logits, cache, token_ids, prompt_mask, row_end, start,
         scores, flat = tf.math.top_k(candidates, k=2 * beams)  # (B, 2K)
         origin = flat // vocabulary_size  # (B, 2K) beam each came from
         tokens = flat % vocabulary_size  # (B, 2K)
-        stops = _is_stop(tokens, stop_token_ids) & ~in_prompt[:, None]
+        stops = is_stop(tokens, stop_token_ids) & ~in_prompt[:, None]
         candidate_ids = write(gather_beams(ids, origin), index, tokens)
 
         # Finished: stop tokens ranked among the K best, length-normalized;

@@ -157,7 +157,7 @@ def next_token(logits, sampler, index, seed, temperature, top_k, top_p):
     return ops.cast(choice[:, 0], "int32")
 
 
-def _is_stop(token_ids, stop_token_ids):
+def is_stop(token_ids, stop_token_ids):
     """(…) bool: whether each id is one of `stop_token_ids` (n,)."""
     return ops.any(token_ids[..., None] == stop_token_ids, axis=-1)
 
@@ -166,7 +166,7 @@ def generated_mask(token_ids, prompt_mask, stop_token_ids, row_end):
     """Which positions of `token_ids` (B, L) hold the prompt or a new token
     up to and including the row's first stop token, below `row_end` (B,)."""
     positions = ops.arange(ops.shape(token_ids)[1])
-    stops = _is_stop(token_ids, stop_token_ids) & ~prompt_mask
+    stops = is_stop(token_ids, stop_token_ids) & ~prompt_mask
     after_stop = (ops.cumsum(ops.cast(stops, "int32"), axis=1)
                   - ops.cast(stops, "int32")) > 0
     return prompt_mask | (~after_stop & (positions[None, :] < row_end[:, None]))
@@ -203,7 +203,7 @@ def sample_loop(step, logits, cache, token_ids, prompt_mask, row_end, start,
         token = ops.where(in_prompt, token_ids[:, index], token)
         token = ops.where(done, 0, token)
         token_ids = ops.slice_update(token_ids, [0, index], token[:, None])
-        done = done | (~in_prompt & _is_stop(token, stop_token_ids))
+        done = done | (~in_prompt & is_stop(token, stop_token_ids))
         done = done | (index + 1 >= row_end)
         logits, cache = step(token, cache, index)
         return index + 1, token_ids, logits, cache, done

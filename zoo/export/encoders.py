@@ -127,7 +127,8 @@ class TaggerModule(_EncoderModule):
         token_ids, segment_ids, mask = self._pack([pieces])
         logits = self.task(self._inputs(token_ids, segment_ids, mask),
                            training=False)  # (B, T, C)
-        # Position of each word's first piece in the packed row; -1 if cut.
+        # Position of each word's first piece in the packed row ([CLS] is
+        # 0); a word is kept if that piece is inside the packed row.
         first_positions = tf.ragged.boolean_mask(
             1 + text.row_positions(first), first)  # (B, W)
         kept = first_positions.flat_values <= budget

@@ -295,7 +295,7 @@ def _batch(w, library):
 class _ExecutionTimer:
     """Times executions; stops the loop once `budget` seconds are timed."""
 
-    def __init__(self, budget, min_executions=3):
+    def __init__(self, budget, min_executions=2):
         import keras
 
         timer = self
@@ -517,7 +517,7 @@ def main(argv=None):
     parser.add_argument("--xla", choices=("on", "off", "both"),
                         default="both")
     parser.add_argument("--budget", type=float,
-                        help="seconds timed per measurement (default 20; "
+                        help="seconds timed per measurement (default 10; "
                         "3 with --quick)")
     parser.add_argument("--timeout", type=float, default=1200,
                         help="seconds before a measurement is abandoned")
@@ -540,7 +540,7 @@ def main(argv=None):
     if any(dtype not in DTYPES for dtype in dtypes):
         parser.error(f"--dtypes takes {DTYPES}; got {args.dtypes!r}")
     xlas = {"on": [True], "off": [False], "both": [True, False]}[args.xla]
-    budget = args.budget or (3.0 if args.quick else 20.0)
+    budget = args.budget or (3.0 if args.quick else 10.0)
 
     started = time.time()
     print(f"# {datetime.date.today()}, {platform.node() or 'this machine'}: "

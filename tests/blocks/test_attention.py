@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from harness import random_floats
 from harness import run_layer_checks
 
@@ -38,6 +39,33 @@ def test_is_the_papers_formula():
     w_o, b_o = (np.asarray(w) for w in layer.w_o.weights)
     expected = heads.reshape(2, 5, 8) @ w_o + b_o  # Concat(heads) W_O
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("length", [129, 300])
+def test_causal_blocks_equal_one_masked_softmax(length):
+    """`causal=True` skips keys after each query block: same outputs and
+    gradients as the whole (T, T) masked softmax, padding included."""
+    from zoo.blocks import attention
+    from zoo.blocks.masks import merge_masks
+    from zoo.blocks.masks import padding_attention_mask
+
+    assert length > attention.QUERY_BLOCK  # more than one block
+    layer = MultiHeadAttention(num_heads=2, head_dim=4)
+    x = random_floats((2, length, 8))
+    padding = np.ones((2, length), bool)
+    padding[1, length - 40:] = False
+    mask = merge_masks(causal_attention_mask(length, length),
+                       padding_attention_mask(padding))
+    results = []
+    for causal in (False, True):
+        x_tensor = keras.ops.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x_tensor)
+            out = layer(x_tensor, attention_mask=mask, causal=causal)
+            loss = keras.ops.sum(out * out)
+        results.append((np.asarray(out), np.asarray(tape.gradient(loss, x_tensor))))
+    np.testing.assert_allclose(results[1][0], results[0][0], atol=1e-5)
+    np.testing.assert_allclose(results[1][1], results[0][1], atol=1e-4)
 
 
 def test_matches_keras_multi_head_attention():

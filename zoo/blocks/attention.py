@@ -6,7 +6,13 @@
 
 The per-head projections W_Q_i (D, H) of all N heads sit side by side in one
 (D, N*H) kernel; "concatenate the heads and project by W_O" is one matmul by
-the (N*H, D) kernel. The softmax itself is `keras.ops.dot_product_attention`.
+the (N*H, D) kernel.
+
+Without a cache the softmax is written out, head by head in (B, N, T, S)
+layout; a causal self attention takes its queries `QUERY_BLOCK` at a time
+and multiplies each block only by the keys up to its last query, skipping
+the upper triangle that the mask would zero anyway. Incremental decoding
+(with a cache) uses `keras.ops.dot_product_attention`.
 
 Shapes: B batch, T query length, S key length, D hidden_dim, N num_heads,
 H head_dim (the paper's d_k = d_v = D / N).
@@ -16,6 +22,12 @@ import math
 
 import keras
 from keras import ops
+
+# Queries per block of causal attention. Measured on a 2-core AVX2 CPU, with
+# XLA, forward and backward: 2.4x faster than one (T, T) softmax at T =
+# 1024 (12 heads of 64), no slower at T = 256 and T = 64; 128 and 256 were
+# within noise of each other.
+QUERY_BLOCK = 128
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -52,6 +64,10 @@ class MultiHeadAttention(keras.layers.Layer):
             where the keys/values of `value` are written. None means the
             cache is complete (cross attention over a cached encoder output)
             and `value` is not used.
+        causal: bool. A promise that `attention_mask` hides every key after
+            its query (self attention over the same positions, no cache);
+            the layer then skips those keys block by block. The mask still
+            decides; `causal` only saves work.
         training: bool, whether dropout is active.
 
     Returns:
@@ -131,6 +147,7 @@ class MultiHeadAttention(keras.layers.Layer):
         attention_mask=None,
         cache=None,
         cache_update_index=None,
+        causal=False,
         training=None,
     ):
         value = query if value is None else value
@@ -155,27 +172,57 @@ class MultiHeadAttention(keras.layers.Layer):
         if attention_mask is not None:
             attention_mask = ops.cast(attention_mask, "bool")
             attention_mask = ops.expand_dims(attention_mask, axis=1)  # heads
-        output = self._attention(q, k, v, attention_mask, training)
+        if cache is None:
+            output = self._attention(q, k, v, attention_mask, causal, training)
+        else:  # one or a few new queries against the whole cache
+            output = ops.dot_product_attention(
+                q, k, v, mask=attention_mask, scale=1.0 / math.sqrt(self.head_dim)
+            )
         # Concatenate the heads, (B, T, N*H), and project by W_O.
         width = self.num_heads * self.head_dim
         output = ops.reshape(output, ops.shape(output)[:2] + (width,))
         output = self.w_o(output)  # (B, T, D)
         return output if cache is None else (output, cache)
 
-    def _attention(self, q, k, v, mask, training):
-        """softmax(Q K^T / sqrt(H)) V, with `mask` (B, 1, T, S) or None."""
-        scale = 1.0 / math.sqrt(self.head_dim)
-        if not (training and self.dropout > 0):
-            return ops.dot_product_attention(q, k, v, mask=mask, scale=scale)
-        # Dropout on the attention probabilities needs the probabilities,
-        # which the fused op does not expose; this path runs in training only.
-        logits = ops.cast(ops.einsum("btnh,bsnh->bnts", q, k), "float32")
-        logits = logits * scale  # (B, N, T, S), in float32 as the fused op
-        if mask is not None:
+    def _attention(self, q, k, v, mask, causal, training):
+        """softmax(Q K^T / sqrt(H)) V for (B, T, N, H) q and (B, S, N, H) k, v.
+
+        `mask` is None or bool (B or 1, 1, T or 1, S or 1); True = attend.
+        """
+        q, k, v = (ops.transpose(x, (0, 2, 1, 3)) for x in (q, k, v))
+        length = q.shape[2]  # T, when static
+        if not causal or length is None or length <= QUERY_BLOCK:
+            blocks = [(0, None)]
+        else:
+            blocks = [
+                (start, min(start + QUERY_BLOCK, length))
+                for start in range(0, length, QUERY_BLOCK)
+            ]
+        outputs = []
+        for start, end in blocks:
+            # Causal: queries start..end-1 see no key at or after `end`.
+            outputs.append(
+                self._softmax_attention(
+                    q[:, :, start:end],
+                    k[:, :, :end],
+                    v[:, :, :end],
+                    _mask_block(mask, start, end),
+                    training,
+                )
+            )
+        output = outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, 2)
+        return ops.transpose(output, (0, 2, 1, 3))  # (B, T, N, H)
+
+    def _softmax_attention(self, q, k, v, mask, training):
+        """One block: q (B, N, t, H), k and v (B, N, s, H) -> (B, N, t, H)."""
+        logits = ops.einsum("bnth,bnsh->bnts", q, k)  # Q K^T, (B, N, t, s)
+        # In float32 under mixed precision, as the fused op does.
+        logits = ops.cast(logits, "float32") / math.sqrt(self.head_dim)
+        if mask is not None:  # -1e9: exp() gives exactly 0, as for -inf
             logits = ops.where(mask, logits, -1e9)
-        probs = ops.softmax(logits, axis=-1)  # (B, N, T, S)
-        probs = self.dropout_layer(ops.cast(probs, v.dtype), training=training)
-        return ops.einsum("bnts,bsnh->btnh", probs, v)  # (B, T, N, H)
+        probs = ops.cast(ops.softmax(logits, axis=-1), v.dtype)
+        probs = self.dropout_layer(probs, training=training)
+        return ops.einsum("bnts,bnsh->bnth", probs, v)  # P V, (B, N, t, H)
 
     def get_config(self):
         config = super().get_config()
@@ -194,6 +241,17 @@ class MultiHeadAttention(keras.layers.Layer):
             }
         )
         return config
+
+
+def _mask_block(mask, start, end):
+    """Rows start..end-1 and key columns ..end-1 of a (., 1, T, S) mask."""
+    if mask is None or end is None:
+        return mask
+    if mask.shape[2] != 1:
+        mask = mask[:, :, start:end]
+    if mask.shape[3] != 1:
+        mask = mask[:, :, :, :end]
+    return mask
 
 
 def clone_initializer(initializer):

@@ -1,7 +1,7 @@
 """Attention masks: which keys each query may look at.
 
 All masks here are boolean and True means "may attend". They are combined
-with logical AND and handed to `keras.ops.dot_product_attention`, which sets
+with logical AND and handed to the attention, which sets
 the logits of masked keys to a large negative number before the softmax, so
 their weight is exactly zero (Vaswani et al. 2017, section 3.2.3).
 

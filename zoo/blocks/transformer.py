@@ -276,6 +276,7 @@ class DecoderBlock(_Block):
                 attention_mask=self_mask,
                 cache=self_attention_cache,
                 cache_update_index=cache_update_index,
+                causal=self_attention_cache is None,
                 training=training,
             )
             if self_attention_cache is not None:

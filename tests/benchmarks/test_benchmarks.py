@@ -1,0 +1,127 @@
+"""benchmarks.run: the FLOP counts it divides by, its table, its quick mode.
+
+The quick mode itself takes minutes and carries the `benchmark` marker
+(`python -m pytest -m benchmark`); nothing here asserts a speed.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+
+from benchmarks import run
+from zoo.models import BertEncoder
+from zoo.models import GPTDecoder
+from zoo.models import Transformer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+
+
+def _dense_flops(model, tokens_per_kernel):
+    """2 x in x out x tokens over every Dense kernel of `model`."""
+    total = 0
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.Dense):
+            rows, columns = layer.kernel.shape
+            total += 2 * rows * columns * tokens_per_kernel(layer.path)
+    return total
+
+
+@pytest.mark.parametrize("name", ["gpt_nano", "gpt2_small"])
+def test_gpt_flops_are_the_models_matmuls(name):
+    w = run.WORKLOADS[name]
+    model = GPTDecoder(**w.config)
+    t, d, layers = w.length, w.config["hidden_dim"], w.config["num_layers"]
+    expected = (_dense_flops(model, lambda path: t)
+                + layers * 2 * 2 * t * t * d  # Q K^T and P V
+                + 2 * t * d * w.config["vocabulary_size"])  # tied logits
+    assert run.forward_flops(w) == w.batch * expected
+    assert run.step_flops(w) == 3 * run.forward_flops(w)
+
+
+def test_bert_flops_are_the_models_matmuls():
+    w = run.WORKLOADS["bert_tiny"]
+    model = BertEncoder(**w.config)
+    t, d, layers = w.length, w.config["hidden_dim"], w.config["num_layers"]
+
+    def tokens(path):
+        return 1 if "pooled" in path else t
+
+    expected = _dense_flops(model, tokens) + layers * 2 * 2 * t * t * d
+    assert run.forward_flops(w) == w.batch * expected
+    infer = run.WORKLOADS["bert_base_infer"]
+    assert run.step_flops(infer) == run.forward_flops(infer)
+
+
+def test_transformer_flops_are_the_models_matmuls():
+    w = run.WORKLOADS["transformer_base"]
+    config = dict(w.config, num_layers=2)
+    model = Transformer(**config)
+    small = run.Workload("small", "train", "transformer", config, w.batch,
+                         w.length)
+    t, d = w.length, config["hidden_dim"]
+    # Encoder self, decoder self and decoder cross attention per layer.
+    attention = 3 * 2 * 2 * t * t * d
+    expected = (_dense_flops(model, lambda path: t)
+                + config["num_layers"] * attention
+                + 2 * t * d * config["vocabulary_size"])
+    assert run.forward_flops(small) == w.batch * expected
+
+
+def _side(throughput, flops=None, memory=1000.0):
+    side = {"throughput": throughput, "peak_memory_mb": memory}
+    if flops is not None:
+        side["flops_per_second"] = flops
+    return side
+
+
+def test_markdown_table_ratios_best_settings_and_failures():
+    peak = {"float32": 100e9, "bfloat16": 50e9}
+    results = [
+        {"workload": "gpt_nano", "dtype": "float32", "xla": True,
+         "zoo": _side(3000, 50e9), "keras-hub": _side(2000, 40e9)},
+        {"workload": "gpt_nano", "dtype": "mixed_bfloat16", "xla": False,
+         "zoo": _side(1000, 20e9), "keras-hub": _side(2500, 45e9)},
+        {"workload": "bert_tiny", "dtype": "float32", "xla": True,
+         "zoo": _side(100, 1e9), "keras-hub": {"error": "OOM"}},
+    ]
+    table = run.markdown(results, peak)
+    lines = table.splitlines()
+    assert ("| gpt_nano | float32 | on | 3,000 tok/s | 2,000 tok/s | 1.50x "
+            "| 50% / 40% | 1,000 / 1,000 |") in lines
+    assert any("failed: OOM" in line and "bert_tiny" in line for line in lines)
+    # Best of each library, whatever the setting: 3,000 against 2,500.
+    assert ("| gpt_nano | 3,000 tok/s (float32, XLA on) | 2,500 tok/s "
+            "(mixed_bfloat16, XLA off) | 1.20x |") in lines
+    assert "float32 100 GFLOP/s, bfloat16 50 GFLOP/s" in table
+
+
+def test_unknown_workload_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        run.main(["--only", "gpt_giant"])
+    assert "unknown workload(s) ['gpt_giant']" in capsys.readouterr().err
+
+
+@pytest.mark.benchmark
+def test_quick_mode_runs_end_to_end(tmp_path):
+    output = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--budget", "0.5",
+         "--json", str(output)],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(output.read_text())
+    assert {r["workload"] for r in results["results"]} == set(run.QUICK)
+    for row in results["results"]:
+        for library in run.LIBRARIES:
+            assert "error" not in row[library], row
+            assert row[library]["throughput"] > 0
+            assert row[library]["peak_memory_mb"] > 0
+    assert results["peak"]["float32"] > 0
+    for name in run.QUICK:
+        assert f"| {name} | float32 | on |" in done.stdout
+    assert "Best setting of each library" in done.stdout

@@ -24,17 +24,24 @@ Workloads:
   and, for the Transformer, keras-hub `TransformerEncoder` and
   `TransformerDecoder` stacks over a shared `ReversibleEmbedding` with
   `SinePositionEncoding`. GPT rows use no dropout (as nanoGPT's bench.py);
-  BERT and Transformer rows use 0.1 (their papers).
+  BERT and Transformer rows use 0.1 (their papers), on attention
+  probabilities too. Both libraries get the same inputs (all-ones padding
+  masks), the same loss (Keras' sparse categorical cross entropy), AdamW
+  and no metrics.
 - inference (`predict`): `bert_base`, sequence 128, batch 8.
 - generation (`generate`, greedy, no stop token, 16-token prompts): as in
   `benchmarks.generate`.
 
 Throughput counts what each row's unit says: tokens per second for GPT
 rows (batch x context), sequences per second for BERT rows, source plus
-target tokens for the Transformer, new tokens for generation. MFU is
-model FLOPs (matrix multiplies only: 6 x the forward FLOPs of the weights
-and of Q K^T and P V per trained token, as in the PaLM paper's appendix B)
-per second over the matmul peak. Peak memory is the process's peak
+target tokens for the Transformer, new tokens for generation. Training and
+inference divide the steps timed by the time they took (first execution,
+which compiles, excluded); generation takes the median call. MFU is model
+FLOPs per second over the matmul peak, counting matrix multiplies only:
+forward 2 FLOPs per weight per token plus Q K^T and P V over the whole
+(T, T) square, training 3 x forward (the PaLM paper's appendix B). zoo's
+causal attention skips the upper triangle; its MFU still counts it, as
+keras-hub's does, so equal work gets equal FLOPs. Peak memory is the process's peak
 resident set (VmHWM), the ~0.7 GB of TensorFlow and keras-hub imports
 included.
 """
@@ -53,6 +60,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DTYPES = ("float32", "mixed_bfloat16")
 LIBRARIES = ("zoo", "keras-hub")
 PROMPT_LENGTH = 16
@@ -96,9 +104,12 @@ def _bert(layers, width, heads):
                 max_sequence_length=512, dropout=0.1)
 
 
+# keras-hub's Transformer layers drop out attention probabilities at the
+# same rate as everything else; zoo's Transformer is told to do the same.
 TRANSFORMER_BASE = dict(vocabulary_size=37000, num_layers=6, num_heads=8,
                         hidden_dim=512, intermediate_dim=2048,
-                        max_sequence_length=1024, dropout=0.1)
+                        max_sequence_length=1024, dropout=0.1,
+                        attention_dropout=0.1)
 
 WORKLOADS = {
     w.name: w
@@ -265,7 +276,7 @@ def _keras_hub_model(w):
     return _keras_hub_transformer(c)
 
 
-def _batch(w, library):
+def _batch(w):
     """One batch (x, y, sample_weight) of random token ids for `w`."""
     import numpy as np
 
@@ -278,9 +289,7 @@ def _batch(w, library):
     ones = np.ones((w.batch, w.length), "int32")
     if w.family == "gpt":
         window = ids(w.length + 1)
-        x = {"token_ids": window[:, :-1]}
-        if library == "keras-hub":  # zoo needs no mask for packed windows
-            x["padding_mask"] = ones
+        x = {"token_ids": window[:, :-1], "padding_mask": ones}
         return x, window[:, 1:], np.ones_like(ones, "float32")
     if w.family == "bert":
         x = {"token_ids": ids(w.length), "segment_ids": 0 * ones,
@@ -329,19 +338,17 @@ def measure_steps(w, library, xla, budget):
     import tensorflow as tf
 
     model = _zoo_model(w) if library == "zoo" else _keras_hub_model(w)
-    x, y, sample_weight = _batch(w, library)
+    x, y, sample_weight = _batch(w)
     elements = (x, y) if sample_weight is None else (x, y, sample_weight)
     data = tf.data.Dataset.from_tensors(elements).repeat()
     if w.kind == "infer":
         data = data.map(lambda x, *_: x)
     data = data.prefetch(tf.data.AUTOTUNE)
-    if library == "zoo":
-        loss = model.default_loss()
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    # The same loss, optimizer and (no) metrics for both libraries.
     model.compile(
         optimizer=keras.optimizers.AdamW(1e-4, weight_decay=0.01),
-        loss=loss, jit_compile=xla,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[], weighted_metrics=[], jit_compile=xla,
         steps_per_execution=w.steps_per_execution,
     )
     timer = _ExecutionTimer(budget)
@@ -428,7 +435,7 @@ def run_worker(spec, timeout):
                json.dumps(spec)]
     try:
         done = subprocess.run(command, capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, cwd=ROOT)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout} s"}
     for line in reversed(done.stdout.splitlines()):
@@ -458,7 +465,8 @@ def markdown(results, peak):
         zoo, hub = r["zoo"], r["keras-hub"]
         cells = []
         for side in (zoo, hub):
-            cells.append(f"failed: {side['error']}" if "error" in side
+            error = side.get("error", "").replace("|", "/")
+            cells.append(f"failed: {error}" if "error" in side
                          else f"{_number(side['throughput'])} {w.unit}")
         ok = "error" not in zoo and "error" not in hub
         ratio = f"{zoo['throughput'] / hub['throughput']:.2f}x" if ok else "-"
@@ -517,15 +525,23 @@ def main(argv=None):
     parser.add_argument("--xla", choices=("on", "off", "both"),
                         default="both")
     parser.add_argument("--budget", type=float,
-                        help="seconds timed per measurement (default 10; "
+                        help="seconds timed per measurement (default 5; "
                         "3 with --quick)")
     parser.add_argument("--timeout", type=float, default=1200,
                         help="seconds before a measurement is abandoned")
-    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--json", help="also write the results here, "
+                        "after every row")
+    parser.add_argument("--table", metavar="JSON",
+                        help="print the table of an earlier --json file "
+                        "(complete or not) and exit")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(json.loads(args.worker))
+    if args.table:
+        with open(args.table) as f:
+            saved = json.load(f)
+        return print(markdown(saved["results"], saved["peak"]))
 
     names = list(QUICK) if args.quick else list(WORKLOADS)
     if args.only:
@@ -540,7 +556,7 @@ def main(argv=None):
     if any(dtype not in DTYPES for dtype in dtypes):
         parser.error(f"--dtypes takes {DTYPES}; got {args.dtypes!r}")
     xlas = {"on": [True], "off": [False], "both": [True, False]}[args.xla]
-    budget = args.budget or (3.0 if args.quick else 10.0)
+    budget = args.budget or (3.0 if args.quick else 5.0)
 
     started = time.time()
     print(f"# {datetime.date.today()}, {platform.node() or 'this machine'}: "
@@ -561,13 +577,14 @@ def main(argv=None):
                     print(f"# {name} {dtype} xla={xla} {library}: "
                           f"{row[library]}", flush=True)
                 results.append(row)
+                if args.json:
+                    with open(args.json, "w") as f:
+                        json.dump({"peak": peak, "results": results}, f,
+                                  indent=1)
     print()
     print(markdown(results, peak))
     minutes, seconds = divmod(round(time.time() - started), 60)
     print(f"\n{len(results)} rows in {minutes} min {seconds} s.")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"peak": peak, "results": results}, f, indent=1)
 
 
 def _cpu_name():

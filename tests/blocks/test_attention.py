@@ -51,13 +51,17 @@ def test_causal_blocks_equal_one_masked_softmax(length):
 
     assert length > attention.QUERY_BLOCK  # more than one block
     layer = MultiHeadAttention(num_heads=2, head_dim=4)
+    with pytest.raises(ValueError, match="without a cache"):
+        layer(random_floats((1, 3, 8)), causal=True,
+              cache=np.zeros((1, 2, 3, 2, 4), "float32"), cache_update_index=0)
     x = random_floats((2, length, 8))
     padding = np.ones((2, length), bool)
     padding[1, length - 40:] = False
     mask = merge_masks(causal_attention_mask(length, length),
                        padding_attention_mask(padding))
     results = []
-    for causal in (False, True):
+    for causal in (False, True):  # causal=True adds the causal mask itself
+        mask = mask if not causal else padding_attention_mask(padding)
         x_tensor = keras.ops.convert_to_tensor(x)
         with tf.GradientTape() as tape:
             tape.watch(x_tensor)

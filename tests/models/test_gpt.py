@@ -102,3 +102,24 @@ def test_cached_decoding_compiles_with_xla_and_keeps_shapes_fixed():
     hlo = [step.experimental_get_compiler_ir(token, cache, tf.constant(t))(stage="hlo")
            for t in (3, 5)]
     assert hlo[0] == hlo[1]
+
+
+def test_sequences_longer_than_a_query_block():
+    """T = 300 runs the causal attention in query blocks (zoo.blocks.
+    attention.QUERY_BLOCK = 128): under XLA it still gives keras-hub's
+    outputs, and the cached decoder gives the same positions again."""
+    import tensorflow as tf
+
+    config = dict(CONFIG, max_sequence_length=300)
+    theirs = keras_hub.models.GPT2Backbone(**config)
+    ours = from_keras_hub(theirs)
+    x = inputs(length=300)
+    x["padding_mask"][1, 250:] = 0
+    full = tf.function(ours, jit_compile=True)(x)
+    np.testing.assert_allclose(full, theirs(x), atol=1e-4)
+
+    cache = ours.initial_cache(batch_size=2, max_length=300)
+    first, cache = ours.call_with_cache(x["token_ids"][:, :130], cache, 0)
+    step, _ = ours.call_with_cache(x["token_ids"][:, 130:131], cache, 130)
+    np.testing.assert_allclose(first, full[:, :130], atol=1e-4)
+    np.testing.assert_allclose(step, full[:, 130:131], atol=1e-4)

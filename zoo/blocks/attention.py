@@ -23,6 +23,9 @@ import math
 import keras
 from keras import ops
 
+from zoo.blocks.masks import causal_attention_mask
+from zoo.blocks.masks import merge_masks
+
 # Queries per block of causal attention. Measured on a 2-core AVX2 CPU, with
 # XLA, forward and backward: 2.4x faster than one (T, T) softmax at T =
 # 1024 (12 heads of 64), no slower at T = 256 and T = 64; 128 and 256 were
@@ -35,7 +38,8 @@ class MultiHeadAttention(keras.layers.Layer):
     """Multi-head attention with masks and a fixed-size key/value cache.
 
     Serves as self attention (`query` and `value` the same sequence), causal
-    self attention (pass a causal `attention_mask`) and cross attention
+    self attention (`causal=True`, or a causal `attention_mask` with a
+    cache) and cross attention
     (`value` is the encoder output). The weights hold the same numbers as
     `keras.layers.MultiHeadAttention`'s, reshaped: its (D, N, H) kernels are
     our (D, N*H) ones (`zoo.convert` copies them across).
@@ -64,10 +68,12 @@ class MultiHeadAttention(keras.layers.Layer):
             where the keys/values of `value` are written. None means the
             cache is complete (cross attention over a cached encoder output)
             and `value` is not used.
-        causal: bool. A promise that `attention_mask` hides every key after
-            its query (self attention over the same positions, no cache);
-            the layer then skips those keys block by block. The mask still
-            decides; `causal` only saves work.
+        causal: bool. Causal self attention without a cache: query t sees
+            keys 0..t only, ANDed with `attention_mask`. The layer then
+            skips the keys after each block of queries (when T is known
+            when tracing). Rows whose keys are all masked (e.g. a padded
+            query before any real key) come out as some average of values
+            either way, and a different one with blocks; they are padding.
         training: bool, whether dropout is active.
 
     Returns:
@@ -151,6 +157,18 @@ class MultiHeadAttention(keras.layers.Layer):
         training=None,
     ):
         value = query if value is None else value
+        if causal:
+            if cache is not None or value is not query:
+                raise ValueError(
+                    "`causal=True` is for self attention without a cache. "
+                    "With a cache, pass the causal mask of the new positions "
+                    "(`causal_attention_mask(T, S, start)`) as "
+                    "`attention_mask`."
+                )
+            length = ops.shape(query)[1]
+            attention_mask = merge_masks(
+                causal_attention_mask(length, length), attention_mask
+            )
         q = self._heads(self.w_q, query)  # (B, T, N, H)
 
         if cache is None:

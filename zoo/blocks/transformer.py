@@ -259,13 +259,18 @@ class DecoderBlock(_Block):
 
         # Self attention: query t sees keys 0..t (and no padding).
         query_length = keras.ops.shape(x)[1]
-        key_length = query_length
-        if self_attention_cache is not None:
-            key_length = keras.ops.shape(self_attention_cache)[2]
-        start = 0 if cache_update_index is None else cache_update_index
-        self_mask = causal_attention_mask(query_length, key_length, start)
+        self_mask = None
         if padding_mask is not None:
-            self_mask = merge_masks(self_mask, padding_attention_mask(padding_mask))
+            self_mask = padding_attention_mask(padding_mask)  # (B, 1, S)
+        if self_attention_cache is not None:
+            # Query t sits at cache_update_index + t; without a cache the
+            # attention adds the causal mask itself (causal=True).
+            key_length = keras.ops.shape(self_attention_cache)[2]
+            self_mask = merge_masks(
+                causal_attention_mask(query_length, key_length,
+                                      cache_update_index),
+                self_mask,
+            )
 
         new_cache = None
 

@@ -1,7 +1,7 @@
 """Speed side by side: zoo against keras-hub, in one run, on this machine.
 
     python -m benchmarks.run --quick          # a few minutes
-    python -m benchmarks.run                  # every row (about an hour here)
+    python -m benchmarks.run                  # every row (71 minutes here)
     python -m benchmarks.run --only gpt_6l_384,bert_base_train \\
         --dtypes float32 --xla on             # a part
 
@@ -41,9 +41,9 @@ FLOPs per second over the matmul peak, counting matrix multiplies only:
 forward 2 FLOPs per weight per token plus Q K^T and P V over the whole
 (T, T) square, training 3 x forward (the PaLM paper's appendix B). zoo's
 causal attention skips the upper triangle; its MFU still counts it, as
-keras-hub's does, so equal work gets equal FLOPs. Peak memory is the process's peak
-resident set (VmHWM), the ~0.7 GB of TensorFlow and keras-hub imports
-included.
+keras-hub's does, so equal work gets equal FLOPs. Peak memory is the
+process's peak resident set (VmHWM), TensorFlow and keras-hub themselves
+included (every process imports both).
 """
 
 import argparse

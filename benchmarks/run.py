@@ -2,7 +2,7 @@
 
     python -m benchmarks.run --quick          # a few minutes
     python -m benchmarks.run                  # every row (71 minutes here)
-    python -m benchmarks.run --only gpt_6l_384,bert_base_train \\
+    python -m benchmarks.run --only gpt_6l_384,bert_base \\
         --dtypes float32 --xla on             # a part
 
 Every measurement runs in a fresh Python process, one after the other

@@ -43,7 +43,8 @@ forward 2 FLOPs per weight per token plus Q K^T and P V over the whole
 causal attention skips the upper triangle; its MFU still counts it, as
 keras-hub's does, so equal work gets equal FLOPs. Peak memory is the
 process's peak resident set (VmHWM), TensorFlow and keras-hub themselves
-included (every process imports both).
+included (zoo imports keras-hub for its tokenizers; keras-hub processes do
+not import zoo).
 """
 
 import argparse

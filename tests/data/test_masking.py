@@ -116,3 +116,19 @@ def test_next_sentence_pairs(tokenizer):
         assert np.all(segments[: seps[0] + 1] == 0)
         assert np.all(segments[seps[0] + 1 : seps[1] + 1] == 1)
         assert not x["padding_mask"][row, seps[1] + 1:].any()
+
+
+def test_encode_lines_keeps_documents_and_lines_apart(tokenizer):
+    # Empty lines, a document of blank lines, and a line that tokenizes to
+    # nothing (all-whitespace lines are dropped before tokenizing; "\x00"
+    # is stripped by the WordPiece normalizer) all disappear.
+    documents = ["w1 w2\n\nw3 w0\n", "\n  \n", "w4\n\x00\nw5 w6 w7"]
+    encoded = masking.encode_lines(tokenizer, documents)
+    words = [[line.split() for line in document.splitlines()
+              if line.strip() and line != "\x00"]
+             for document in documents]
+    words = [document for document in words if document]
+    assert [[row.tolist() for row in document] for document in encoded] == [
+        [[tokenizer.token_to_id(w) for w in line] for line in document]
+        for document in words
+    ]

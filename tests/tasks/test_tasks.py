@@ -1,6 +1,8 @@
 """Each task learns a toy batch, survives `.keras`, and ignores padding."""
 
+import keras
 import numpy as np
+import pytest
 
 from harness import padded_batch
 from harness import run_task_checks
@@ -180,3 +182,26 @@ def test_seq2seq_loss_ignores_padding(transformer):
     short, long = _evaluate(task, x), _evaluate(task, long)
     for name in short:
         np.testing.assert_allclose(short[name], long[name], rtol=1e-5)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_fit_traces_the_train_step_once(gpt, jit_compile):
+    """AdamW's slots and the metrics are built before the step is traced:
+    creating them inside the trace would make TF trace the step twice."""
+    task = CausalLM(gpt)
+    task.compile(optimizer=keras.optimizers.AdamW(1e-3),
+                 jit_compile=jit_compile)
+    traces = []
+
+    def train_step(data, step=task.train_step):
+        traces.append(1)
+        return step(data)
+
+    task.train_step = train_step
+    ids, mask = padded_batch([10, 6, 8, 10], 10, gpt.vocabulary_size)
+    x = {"token_ids": ids, "padding_mask": mask}
+    task.fit(x, batch_size=2, epochs=2, verbose=0)
+    assert len(traces) == 1
+    assert task.optimizer.iterations.numpy() == 4
+    assert all(np.any(v.numpy()) for v in task.optimizer.variables
+               if "momentum" in v.path)  # the slots were trained

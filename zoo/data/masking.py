@@ -25,10 +25,15 @@ from zoo.data.tokenizers import tokenize_lines
 
 def encode_lines(tokenizer, documents):
     """Each document as a list of its non-empty lines' token ids."""
+    lines = [
+        [line for line in document.splitlines() if line.strip()]
+        for document in documents
+    ]
+    # One call for the whole corpus: each call sets up the tokenizer anew.
+    ids = iter(tokenize_lines(tokenizer, [line for doc in lines for line in doc]))
     encoded = []
-    for document in documents:
-        lines = [line for line in document.splitlines() if line.strip()]
-        rows = [ids for ids in tokenize_lines(tokenizer, lines) if ids.size]
+    for document in lines:
+        rows = [row for row in (next(ids) for _ in document) if row.size]
         if rows:
             encoded.append(rows)
     return encoded

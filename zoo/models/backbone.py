@@ -44,6 +44,22 @@ class CheckedModel(keras.Model):
 
         return checked_step
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Without a distribution strategy, Keras's TF trainer leaves the
+        # optimizer's slots and the compiled metrics and loss to be created
+        # while the step is traced; a tf.function that creates variables is
+        # traced a second time, so the whole train step (forward, gradient,
+        # optimizer) was built twice. Build them here instead, from the
+        # shapes of the data, without drawing a batch: fit's first call then
+        # traces once (tests/tasks/test_tasks.py counts the traces).
+        if self._distribute_strategy is not None or (
+            iterator is None and data_batch is None
+        ):
+            return super()._maybe_symbolic_build(iterator, data_batch)
+        if data_batch is None:
+            data_batch = iterator._distributed_dataset.element_spec
+        self._symbolic_build(data_batch=data_batch)
+
 
 class Backbone(CheckedModel):
     """Base class of `BertEncoder`, `GPTDecoder` and `Transformer`.

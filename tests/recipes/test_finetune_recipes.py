@@ -86,12 +86,9 @@ def test_transformer_finetune_from_scratch(parallel_files, tmp_path):
     assert isinstance(task.generate(["one"], max_new_tokens=4), list)
 
 
-def test_transformer_finetune_init_from_pretraining(parallel_files, text_file,
+def test_transformer_finetune_init_from_pretraining(parallel_files, pretrained,
                                                      tmp_path):
-    pretrained_dir = str(tmp_path / "pretrained")
-    run_recipe("transformer_pretrain", f"--model_dir={pretrained_dir}",
-               f"--train_files={text_file}", *TINY, *SHORT,
-               "--vocabulary_size=400", "--sequence_length=32")
+    pretrained_dir = pretrained("transformer_pretrain")
     model_dir = str(tmp_path / "tuned")
     flags = [f"--model_dir={model_dir}", *SHORT, *FROZEN, "--num_beams=2",
              "--test_examples=2", *translation_flags(parallel_files)]
@@ -195,12 +192,9 @@ def test_bert_finetune_classify_from_scratch_and_resume(tsv_files, tmp_path):
     assert again.returncode != 0 and "--overwrite" in again.stderr
 
 
-def test_bert_finetune_tag_init_from_pretraining(conll_files, text_file,
+def test_bert_finetune_tag_init_from_pretraining(conll_files, pretrained,
                                                  tmp_path):
-    pretrained_dir = str(tmp_path / "pretrained")
-    run_recipe("bert_pretrain", f"--model_dir={pretrained_dir}",
-               f"--train_files={text_file}", *TINY, *SHORT,
-               "--vocabulary_size=300", "--sequence_length=32")
+    pretrained_dir = pretrained("bert_pretrain")
     model_dir = str(tmp_path / "tuned")
     run_recipe("bert_finetune", f"--model_dir={model_dir}", "--task=tag",
                f"--init_from={pretrained_dir}", *SHORT, *FROZEN,
@@ -304,11 +298,9 @@ def test_gpt_finetune_completion_from_scratch(jsonl_files, tmp_path):
         model_dir).generate(prompts, max_new_tokens=6)
 
 
-def test_gpt_finetune_text_init_from_pretraining(text_file, tmp_path):
-    pretrained_dir = str(tmp_path / "pretrained")
-    run_recipe("gpt_pretrain", f"--model_dir={pretrained_dir}",
-               f"--train_files={text_file}", *TINY, *SHORT,
-               "--tokenizer=character", "--override=max_sequence_length=16")
+def test_gpt_finetune_text_init_from_pretraining(text_file, pretrained,
+                                                 tmp_path):
+    pretrained_dir = pretrained("gpt_pretrain")
     model_dir = str(tmp_path / "tuned")
     run_recipe("gpt_finetune", f"--model_dir={model_dir}", "--task=text",
                f"--init_from={pretrained_dir}", *SHORT, *FROZEN,

@@ -7,30 +7,22 @@ run must leave a model dir with everything the README promises and a
 
 import json
 import os
+import shutil
 
 import keras
 import zoo  # noqa: F401  (registers the classes model.keras needs)
 import numpy as np
 import pytest
-from recipe_runner import TINY
+from recipe_runner import PRETRAINING
 from recipe_runner import run_recipe
 
-RECIPES = {
-    "gpt_pretrain": TINY + ["--tokenizer=character", "--sequence_length=16",
-                            "--override=max_sequence_length=16"],
-    "bert_pretrain": TINY + ["--vocabulary_size=300", "--sequence_length=32",
-                             "--next_sentence_prediction"],
-    "transformer_pretrain": TINY + ["--vocabulary_size=400",
-                                    "--sequence_length=32"],
-}
-
-
-@pytest.mark.parametrize("name", sorted(RECIPES))
-def test_recipe_end_to_end_and_resume(name, text_file, tmp_path):
+@pytest.mark.parametrize("name", sorted(PRETRAINING))
+def test_recipe_end_to_end_and_resume(name, text_file, pretrained, tmp_path):
+    # The 2-step run (shared with the fine-tuning tests), copied to extend.
     model_dir = str(tmp_path / "run")
+    shutil.copytree(pretrained(name), model_dir)
     flags = [f"--model_dir={model_dir}", f"--train_files={text_file}",
-             "--batch_size=4", "--checkpoint_every=2", *RECIPES[name]]
-    run_recipe(name, *flags, "--steps=2")
+             "--batch_size=4", "--checkpoint_every=2", *PRETRAINING[name]]
 
     for path in ("flags.txt", "run.json", "tokenizer/tokenizer.json",
                  "checkpoints/checkpoint.weights.h5", "logs", "metrics.json",
@@ -60,7 +52,7 @@ def test_gpt_recipe_in_bfloat16_generates_from_the_saved_model(text_file,
     run_recipe("gpt_pretrain", f"--model_dir={model_dir}",
                f"--train_files={text_file}", "--batch_size=4", "--steps=2",
                "--checkpoint_every=2", "--xla=false",
-               "--precision=mixed_bfloat16", *RECIPES["gpt_pretrain"])
+               "--precision=mixed_bfloat16", *PRETRAINING["gpt_pretrain"])
     assert os.path.getsize(os.path.join(model_dir, "samples.txt")) > 0
     task = keras.saving.load_model(os.path.join(model_dir, "model.keras"))
     assert task.backbone.compute_dtype == "bfloat16"
@@ -76,7 +68,7 @@ def test_flags_help_and_flagfile(text_file, tmp_path):
     flagfile.write_text("\n".join(
         [f"--model_dir={tmp_path / 'run'}", f"--train_files={text_file}",
          "--batch_size=4", "--steps=2", "--checkpoint_every=2",
-         *RECIPES["gpt_pretrain"]]
+         *PRETRAINING["gpt_pretrain"]]
     ))
     run_recipe("gpt_pretrain", f"--flagfile={flagfile}")
     written = (tmp_path / "run" / "flags.txt").read_text()
@@ -87,7 +79,7 @@ def test_model_dir_with_a_different_model_is_refused(text_file, tmp_path):
     model_dir = str(tmp_path / "run")
     flags = [f"--model_dir={model_dir}", f"--train_files={text_file}",
              "--batch_size=4", "--steps=2", "--checkpoint_every=2",
-             "--xla=false", *RECIPES["gpt_pretrain"]]
+             "--xla=false", *PRETRAINING["gpt_pretrain"]]
     run_recipe("gpt_pretrain", *flags)
     result = run_recipe("gpt_pretrain", *flags, "--resume",
                         "--override=num_layers=2", check=False)
@@ -106,7 +98,7 @@ def test_bad_data_files_stop_with_a_clear_message(content, message, tmp_path):
     if content is not None:
         path.write_bytes(content)
     result = run_recipe("gpt_pretrain", f"--model_dir={tmp_path / 'run'}",
-                        f"--train_files={path}", *RECIPES["gpt_pretrain"],
+                        f"--train_files={path}", *PRETRAINING["gpt_pretrain"],
                         check=False)
     assert result.returncode != 0
     assert message in result.stderr

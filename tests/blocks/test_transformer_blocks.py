@@ -105,6 +105,21 @@ def test_encoder_block_padding_never_changes_real_positions(norm_first):
                                block(x), atol=1e-5)
 
 
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_encoder_block_query_rows_equal_those_rows_of_the_full_output(
+        norm_first):
+    block = EncoderBlock(**BLOCK, norm_first=norm_first)
+    x = random_floats((2, 5, 8))
+    full = np.asarray(block(x, padding_mask=PADDING))
+    rows = [[0, 2], [0, 1]]  # per sequence: [CLS] and one more position
+    query = np.take_along_axis(x, np.array(rows)[:, :, None], axis=1)
+    part = block(x, padding_mask=PADDING, query=query)
+    assert part.shape == (2, 2, 8)
+    np.testing.assert_allclose(
+        part, np.take_along_axis(full, np.array(rows)[:, :, None], axis=1),
+        atol=1e-5)
+
+
 def test_decoder_block_cached_decoding_equals_full_pass():
     block = DecoderBlock(**BLOCK, cross_attention=True)
     x, enc = random_floats((2, 6, 8)), random_floats((2, 4, 8))

@@ -140,11 +140,16 @@ class EncoderBlock(_Block):
     Call arguments:
         x: `(B, S, D)`.
         padding_mask: `(B, S)`, 1 for real tokens and 0 for padding.
-        attention_mask: bool `(B, S, S)`, further restricts attention.
+        attention_mask: bool `(B, T, S)`, further restricts attention.
+        query: optional `(B, T, D)`, some rows of `x` (such as `x[:, :1]`,
+            the [CLS] token) when only their outputs are needed, as in a
+            model's last block: they attend over all of `x`, and the
+            feed-forward network runs on them alone. Default: all of `x`
+            (T = S).
         training: bool.
 
     Returns:
-        `(B, S, D)`.
+        `(B, T, D)`.
 
     Example:
 
@@ -163,7 +168,8 @@ class EncoderBlock(_Block):
         )
         self._build_feed_forward(inputs_shape)
 
-    def call(self, x, padding_mask=None, attention_mask=None, training=None):
+    def call(self, x, padding_mask=None, attention_mask=None, query=None,
+             training=None):
         if padding_mask is not None:
             padding_mask = padding_attention_mask(padding_mask)  # (B, 1, S)
         mask = merge_masks(padding_mask, attention_mask)
@@ -171,11 +177,20 @@ class EncoderBlock(_Block):
         def self_attend(h):
             return self.self_attention(h, attention_mask=mask, training=training)
 
+        if query is not None:
+            # The query rows attend over all of x (normalized first, pre-LN).
+            keys = self.self_attention_norm(x) if self.norm_first else x
+
+            def self_attend(h):  # noqa: F811
+                return self.self_attention(h, keys, attention_mask=mask,
+                                           training=training)
+
+            x = query
         x = self._residual(x, self.self_attention_norm, self_attend, training)
         x = self._residual(
             x, self.feed_forward_norm, self.feed_forward, training
         )
-        return x  # (B, S, D)
+        return x  # (B, T, D)
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -7,6 +7,7 @@ from zoo.blocks import EncoderBlock
 from zoo.blocks import LearnedPositionEmbedding
 from zoo.blocks import TokenEmbedding
 from zoo.models.backbone import Backbone
+from zoo.models.checks import check_positions
 from zoo.models.checks import check_token_inputs
 
 
@@ -36,9 +37,17 @@ class BertEncoder(Backbone):
     Call arguments:
         inputs: dict with `token_ids` (B, T) int, `segment_ids` (B, T) int
             and `padding_mask` (B, T), 1 for real tokens.
+        output_positions: optional (B, P) int, the positions whose outputs
+            the caller reads (a masked LM's masked positions, or none but
+            [CLS] for a sentence classifier). The last block then computes
+            only these rows and [CLS]'s: its attention queries and its
+            feed-forward network see 1 + P rows instead of T; its keys and
+            values still come from every position. The outputs are the same
+            numbers as the full computation's rows.
 
     Returns:
-        dict with `sequence_output` (B, T, D) and `pooled_output` (B, D).
+        dict with `sequence_output` (B, T, D), or (B, P, D) for
+        `output_positions`, and `pooled_output` (B, D).
 
     Example:
 
@@ -137,7 +146,7 @@ class BertEncoder(Backbone):
             extra=[("segment_ids", self.num_segments, "segment ids")],
         )
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, output_positions=None):
         inputs = self.check_inputs(inputs)
         token_ids = inputs["token_ids"]
         segment_ids = inputs.get("segment_ids")
@@ -152,7 +161,18 @@ class BertEncoder(Backbone):
         x = x + self.segment_embedding(segment_ids)  # (B, T, D)
         x = self.embeddings_layer_norm(x)
         x = self.embeddings_dropout(x, training=training)
-        for block in self.transformer_layers:
+        blocks = self.transformer_layers
+        if output_positions is not None:
+            *blocks, last = blocks
+        for block in blocks:
             x = block(x, padding_mask=padding_mask, training=training)
+        if output_positions is not None:
+            positions = check_positions(output_positions, token_ids)  # (B, P)
+            rows = ops.take_along_axis(x, positions[:, :, None], axis=1)
+            rows = ops.concatenate([x[:, :1], rows], axis=1)  # (B, 1 + P, D)
+            x = last(x, padding_mask=padding_mask, query=rows,
+                     training=training)
+            pooled = self.pooled_dense(x[:, 0, :])  # (B, D), the [CLS] token
+            return {"sequence_output": x[:, 1:], "pooled_output": pooled}
         pooled = self.pooled_dense(x[:, 0, :])  # (B, D), the [CLS] token
         return {"sequence_output": x, "pooled_output": pooled}

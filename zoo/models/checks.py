@@ -110,6 +110,24 @@ def check_token_inputs(inputs, prefix, vocabulary_size, max_length, extra=()):
         return {**inputs, **{name: tf.identity(inputs[name]) for name in checked}}
 
 
+def check_positions(positions, token_ids, name="output_positions"):
+    """Raise unless `positions` (B, P) are positions of `token_ids` (B, T).
+
+    Returns `positions` as int32, tied to the check when running in a graph.
+    """
+    positions = tf.convert_to_tensor(positions)
+    check_rank(positions, 2, name)
+    length = token_ids.shape[1]
+    if length is None:
+        length = tf.shape(token_ids)[1]
+    checks = check_range(positions, length, name, "positions of `token_ids`")
+    positions = tf.cast(positions, "int32")
+    if not checks:
+        return positions
+    with tf.control_dependencies(checks):
+        return tf.identity(positions)
+
+
 def check_cache_length(max_length, max_sequence_length):
     """A cache may not be longer than the positions the model has."""
     if tf.is_tensor(max_length) and not tf.executing_eagerly():

@@ -1,6 +1,7 @@
 """Sentence and token classification heads over a BERT-style encoder."""
 
 import keras
+from keras import ops
 
 from zoo.tasks.losses import SparseCrossEntropy
 from zoo.tasks.task import Task
@@ -73,7 +74,10 @@ class SequenceClassifier(_Classifier):
     """
 
     def call(self, inputs, training=None):
-        pooled = self.backbone(inputs, training=training)["pooled_output"]
+        # Only [CLS] is read: its row is the last block's only query.
+        no_positions = ops.zeros_like(inputs["token_ids"][:, :0])  # (B, 0)
+        pooled = self.backbone(inputs, training=training,
+                               output_positions=no_positions)["pooled_output"]
         return self.classify(pooled, training)  # (B, D) -> (B, num_classes)
 
     def label_classes(self):

@@ -446,6 +446,19 @@ def run_worker(spec, timeout):
     return {"error": (lines[-1] if lines else f"exit {done.returncode}")[:200]}
 
 
+def median_run(runs):
+    """The run of median throughput (the lower one of an even count), with
+    every run's throughput under "throughputs"; an error if none worked."""
+    done = sorted((r for r in runs if "error" not in r),
+                  key=lambda r: r["throughput"])
+    if not done:
+        return runs[0]
+    median = dict(done[(len(done) - 1) // 2])
+    if len(runs) > 1:
+        median["throughputs"] = [r.get("throughput") for r in runs]
+    return median
+
+
 def _number(value):
     if value >= 100:
         return f"{value:,.0f}"
@@ -528,6 +541,9 @@ def main(argv=None):
     parser.add_argument("--budget", type=float,
                         help="seconds timed per measurement (default 5; "
                         "3 with --quick)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="measure each row this many times, zoo and "
+                        "keras-hub alternating, and keep the median run")
     parser.add_argument("--timeout", type=float, default=1200,
                         help="seconds before a measurement is abandoned")
     parser.add_argument("--json", help="also write the results here, "
@@ -572,11 +588,15 @@ def main(argv=None):
         for dtype in dtypes:
             for xla in xlas:
                 row = {"workload": name, "dtype": dtype, "xla": xla}
+                runs = {library: [] for library in LIBRARIES}
+                for _ in range(args.repeats):
+                    for library in LIBRARIES:
+                        spec = dict(row, library=library, budget=budget)
+                        runs[library].append(run_worker(spec, args.timeout))
+                        print(f"# {name} {dtype} xla={xla} {library}: "
+                              f"{runs[library][-1]}", flush=True)
                 for library in LIBRARIES:
-                    spec = dict(row, library=library, budget=budget)
-                    row[library] = run_worker(spec, args.timeout)
-                    print(f"# {name} {dtype} xla={xla} {library}: "
-                          f"{row[library]}", flush=True)
+                    row[library] = median_run(runs[library])
                 results.append(row)
                 if args.json:
                     with open(args.json, "w") as f:

@@ -99,6 +99,19 @@ def test_markdown_table_ratios_best_settings_and_failures():
     assert "float32 100 GFLOP/s, bfloat16 50 GFLOP/s" in table
 
 
+def test_repeats_keep_the_median_run():
+    runs = [{"throughput": 5.0, "peak_memory_mb": 1}, {"error": "timed out"},
+            {"throughput": 9.0, "peak_memory_mb": 2},
+            {"throughput": 7.0, "peak_memory_mb": 3}]
+    median = run.median_run(runs)
+    assert median["throughput"] == 7.0 and median["peak_memory_mb"] == 3
+    assert median["throughputs"] == [5.0, None, 9.0, 7.0]
+    assert run.median_run([{"throughput": 4.0}, {"throughput": 6.0}])[
+        "throughput"] == 4.0  # of an even count, the lower
+    assert run.median_run([{"error": "OOM"}]) == {"error": "OOM"}
+    assert "throughputs" not in run.median_run([{"throughput": 1.0}])
+
+
 def test_unknown_workload_is_refused(capsys):
     with pytest.raises(SystemExit):
         run.main(["--only", "gpt_giant"])

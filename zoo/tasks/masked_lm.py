@@ -81,11 +81,10 @@ class MaskedLM(Task):
 
     def call(self, inputs, training=None):
         inputs = self.check_inputs(inputs)
-        # The last block computes only the masked positions (and [CLS]).
+        outputs = self.backbone(inputs, training=training)
+        x = outputs["sequence_output"]  # (B, T, D)
         positions = ops.cast(inputs["mask_positions"], "int32")  # (B, P)
-        outputs = self.backbone(inputs, training=training,
-                                output_positions=positions)
-        x = outputs["sequence_output"]  # (B, P, D)
+        x = ops.take_along_axis(x, positions[:, :, None], axis=1)  # (B, P, D)
         x = self.transform_norm(self.transform(x))
         logits = self.backbone.token_embedding(x, reverse=True)  # (B, P, V)
         logits = logits + ops.cast(self.output_bias, logits.dtype)

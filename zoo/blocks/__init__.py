@@ -1,6 +1,7 @@
 """The Transformer building blocks shared by every zoo model."""
 
 from zoo.blocks.attention import MultiHeadAttention
+from zoo.blocks.dropout import Dropout
 from zoo.blocks.embeddings import LearnedPositionEmbedding
 from zoo.blocks.embeddings import SinusoidalPositionEncoding
 from zoo.blocks.embeddings import TokenEmbedding
@@ -13,6 +14,7 @@ from zoo.blocks.transformer import EncoderBlock
 
 __all__ = [
     "DecoderBlock",
+    "Dropout",
     "EncoderBlock",
     "FeedForward",
     "LearnedPositionEmbedding",

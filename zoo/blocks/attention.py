@@ -23,6 +23,7 @@ import math
 import keras
 from keras import ops
 
+from zoo.blocks.dropout import Dropout
 from zoo.blocks.masks import causal_attention_mask
 from zoo.blocks.masks import merge_masks
 
@@ -131,7 +132,7 @@ class MultiHeadAttention(keras.layers.Layer):
         for projection in (self.w_q, self.w_k, self.w_v):
             projection.build(query_shape)
         self.w_o.build((None, None, width))
-        self.dropout_layer = keras.layers.Dropout(
+        self.dropout_layer = Dropout(
             self.dropout, dtype=self.dtype_policy
         )
 

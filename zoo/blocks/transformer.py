@@ -16,6 +16,7 @@ D hidden_dim, N num_heads, H head_dim.
 import keras
 
 from zoo.blocks.attention import MultiHeadAttention
+from zoo.blocks.dropout import Dropout
 from zoo.blocks.feed_forward import FeedForward
 from zoo.blocks.masks import causal_attention_mask
 from zoo.blocks.masks import merge_masks
@@ -87,7 +88,7 @@ class _Block(keras.layers.Layer):
         )
         self.feed_forward.build(inputs_shape)
         self.feed_forward_norm = self._norm(inputs_shape, "feed_forward_norm")
-        self.residual_dropout = keras.layers.Dropout(
+        self.residual_dropout = Dropout(
             self.dropout, dtype=self.dtype_policy, name="residual_dropout"
         )
 

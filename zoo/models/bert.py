@@ -7,6 +7,7 @@ from keras import ops
 from zoo.blocks import EncoderBlock
 from zoo.blocks import LearnedPositionEmbedding
 from zoo.blocks import TokenEmbedding
+from zoo.blocks.dropout import Dropout
 from zoo.models.backbone import Backbone
 from zoo.models.checks import check_positions
 from zoo.models.checks import check_token_inputs
@@ -107,7 +108,7 @@ class BertEncoder(Backbone):
         self.embeddings_layer_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=dtype, name="embeddings_layer_norm"
         )
-        self.embeddings_dropout = keras.layers.Dropout(
+        self.embeddings_dropout = Dropout(
             dropout, dtype=dtype, name="embeddings_dropout"
         )
         self.transformer_layers = [

@@ -6,6 +6,7 @@ from keras import ops
 from zoo.blocks import DecoderBlock
 from zoo.blocks import LearnedPositionEmbedding
 from zoo.blocks import TokenEmbedding
+from zoo.blocks.dropout import Dropout
 from zoo.models.backbone import Backbone
 from zoo.models.checks import check_cache_length
 from zoo.models.checks import check_decoding_inputs
@@ -86,7 +87,7 @@ class GPTDecoder(Backbone):
             max_sequence_length, initializer=initializer(), dtype=dtype,
             name="position_embedding",
         )
-        self.embeddings_dropout = keras.layers.Dropout(
+        self.embeddings_dropout = Dropout(
             dropout, dtype=dtype, name="embeddings_dropout"
         )
         self.transformer_layers = [

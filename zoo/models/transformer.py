@@ -7,6 +7,7 @@ from zoo.blocks import DecoderBlock
 from zoo.blocks import EncoderBlock
 from zoo.blocks import SinusoidalPositionEncoding
 from zoo.blocks import TokenEmbedding
+from zoo.blocks.dropout import Dropout
 from zoo.models.backbone import Backbone
 from zoo.models.checks import check_cache_length
 from zoo.models.checks import check_decoding_inputs
@@ -95,7 +96,7 @@ class Transformer(Backbone):
         self.position_encoding = SinusoidalPositionEncoding(
             dtype=dtype, name="position_encoding"
         )
-        self.embeddings_dropout = keras.layers.Dropout(
+        self.embeddings_dropout = Dropout(
             dropout, dtype=dtype, name="embeddings_dropout"
         )
         block_args = dict(

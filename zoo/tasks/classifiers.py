@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from zoo.blocks.dropout import Dropout
 from zoo.tasks.losses import SparseCrossEntropy
 from zoo.tasks.task import Task
 from zoo.tasks.task import padding_weights
@@ -29,7 +30,7 @@ class _Classifier(Task):
         self.num_classes = num_classes
         self.dropout = dropout
         policy = backbone.dtype_policy
-        self.head_dropout = keras.layers.Dropout(dropout, dtype=policy,
+        self.head_dropout = Dropout(dropout, dtype=policy,
                                                  name="head_dropout")
         self.head = keras.layers.Dense(
             num_classes, kernel_initializer=_head_initializer(),

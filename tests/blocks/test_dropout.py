@@ -6,7 +6,6 @@ import pytest
 import tensorflow as tf
 
 from zoo.blocks import Dropout
-from zoo.blocks import dropout as dropout_module
 from zoo.models import BertEncoder
 
 
@@ -78,11 +77,3 @@ def test_threefry_under_xla_and_philox_elsewhere(monkeypatch):
     model.fit(x, np.ones((4, 2)), verbose=0)
     assert set(algorithms) == {"threefry"}
 
-
-def test_compiling_for_xla_is_false_outside_tracing():
-    assert not dropout_module.compiling_for_xla()
-    seen = []
-    tf.function(lambda: seen.append(dropout_module.compiling_for_xla()) or 0,
-                jit_compile=True)()
-    tf.function(lambda: seen.append(dropout_module.compiling_for_xla()) or 0)()
-    assert seen == [True, False]

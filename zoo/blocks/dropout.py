@@ -15,20 +15,8 @@ traced for XLA, Philox otherwise.
 import keras
 import tensorflow as tf
 from keras import ops
-from tensorflow.python.framework import ops as tf_ops
-from tensorflow.python.ops import control_flow_util
 
-
-def compiling_for_xla():
-    """True while a function with `jit_compile=True` is being traced.
-
-    TensorFlow marks such graphs with an XLA context (its own
-    `tf.function` does, and Keras' `jit_compile` goes through it); this
-    asks the same question TensorFlow's gradient code asks. Eager code and
-    plain `tf.function`s answer False.
-    """
-    return control_flow_util.GraphOrParentsInXlaContext(
-        tf_ops.get_default_graph())
+from zoo.xla import compiling_for_xla
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -2,10 +2,10 @@
 
 `keras.layers.Dropout` draws its mask with TensorFlow's stateless random
 ops and their default algorithm. XLA on the CPU generates those very
-slowly: dropping out 1M floats took 447 ms, against 14 ms with Philox,
-3.1 ms with Threefry and 1.2 ms for a multiply alone (python -m
-benchmarks.dropout, 2-core AVX2 CPU). TensorFlow's own CPU kernels have no
-Threefry, and with them Philox costs what Keras' default does.
+slowly: dropping out 1M floats took 442-492 ms, against 14.7-16.8 ms with
+Philox, 7.7-8.0 ms with Threefry and 1.6-1.7 ms for a multiply (python
+-m benchmarks.dropout, three runs, 2-core AVX2 CPU). TensorFlow's own CPU
+kernels have no Threefry; with them Philox costs what Keras' default does.
 
 So this layer is `keras.layers.Dropout` (same arguments, same seed
 generator and saved state) that names its algorithm: Threefry when it is

@@ -9,9 +9,10 @@ spent in each kind of op: XLA names its thunks after their ops (`MatMul.12`,
 `dot_add_fusion.3`, ...), and a kind is the name without its number. Times
 are summed over both of XLA's worker threads, so they can add up to more
 than the wall-clock step; compare rows with each other, and zoo with
-keras-hub. The profiler slows the step down; `seconds per step` is timed
-before it starts. XLA only (`jit_compile=True`): without XLA the names are
-TensorFlow's graph ops and this grouping says less.
+keras-hub. The profiler slows the step down, so `seconds per step` is
+timed before it starts (without `fit`'s start-up). XLA only
+(`jit_compile=True`): without XLA the names are TensorFlow's graph ops
+and this grouping says less.
 """
 
 import argparse
@@ -56,35 +57,9 @@ def op_times(space, per=1):
 
 
 def _runner(w, library):
-    """(run `n` executions, units per execution) for workload `w`."""
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
+    """(run `n` executions, what one execution is) for workload `w`."""
     if w.kind == "generate":
-        rng = np.random.default_rng(0)
-        prompts = rng.integers(1, w.config["vocabulary_size"],
-                               (w.batch, run.PROMPT_LENGTH)).astype("int32")
-        if library == "zoo":
-            from zoo.models import GPTDecoder
-            from zoo.tasks import CausalLM
-
-            lm = CausalLM(GPTDecoder(**w.config))
-
-            def generate():
-                lm.generate(prompts, max_new_tokens=w.new_tokens,
-                            stop_token_ids=None)
-        else:
-            lm = run._keras_hub_model(w)
-            lm.compile(sampler="greedy", jit_compile=True)
-            total = run.PROMPT_LENGTH + w.new_tokens
-            inputs = {"token_ids": np.zeros((w.batch, total), "int32"),
-                      "padding_mask": np.zeros((w.batch, total), bool)}
-            inputs["token_ids"][:, :run.PROMPT_LENGTH] = prompts
-            inputs["padding_mask"][:, :run.PROMPT_LENGTH] = True
-
-            def generate():
-                lm.generate(inputs, stop_token_ids=None)
+        generate = run.generator(w, library, xla=True)
 
         def execute(n):
             for _ in range(n):
@@ -92,19 +67,8 @@ def _runner(w, library):
 
         return execute, "generate call"
 
-    model = run._zoo_model(w) if library == "zoo" else run._keras_hub_model(w)
-    x, y, sample_weight = run._batch(w)
-    elements = (x, y) if sample_weight is None else (x, y, sample_weight)
-    data = tf.data.Dataset.from_tensors(elements).repeat().prefetch(2)
-    model.compile(
-        optimizer=keras.optimizers.AdamW(1e-4, weight_decay=0.01),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[], weighted_metrics=[], jit_compile=True,
-        steps_per_execution=w.steps_per_execution,
-    )
+    model, data = run.compiled_model(w, library, xla=True)
     if w.kind == "infer":
-        data = data.map(lambda x, *_: x)
-
         def execute(n):
             model.predict(data, steps=n * w.steps_per_execution, verbose=0)
     else:
@@ -124,9 +88,14 @@ def profile(workload, library, executions=2, top=25):
     execute, unit = _runner(w, library)
     per = executions * (w.steps_per_execution if unit == "step" else 1)
     execute(1)  # compiles
+    # Each `fit` call has its own start-up cost: time one execution and
+    # 1 + `executions`, and keep the difference.
     start = time.perf_counter()
-    execute(executions)
-    seconds = (time.perf_counter() - start) / per
+    execute(1)
+    one = time.perf_counter() - start
+    start = time.perf_counter()
+    execute(1 + executions)
+    seconds = (time.perf_counter() - start - one) / per
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
         execute(executions)

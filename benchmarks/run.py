@@ -334,7 +334,9 @@ class _ExecutionTimer:
         return sum(durations) / len(durations), self.stamps[1] - self.stamps[0]
 
 
-def measure_steps(w, library, xla, budget):
+def compiled_model(w, library, xla):
+    """(model, dataset): `library`'s model for `w`, compiled with the loss,
+    optimizer and (no) metrics both libraries get, and its endless batch."""
     import keras
     import tensorflow as tf
 
@@ -352,6 +354,11 @@ def measure_steps(w, library, xla, budget):
         metrics=[], weighted_metrics=[], jit_compile=xla,
         steps_per_execution=w.steps_per_execution,
     )
+    return model, data
+
+
+def measure_steps(w, library, xla, budget):
+    model, data = compiled_model(w, library, xla)
     timer = _ExecutionTimer(budget)
     many = 1_000_000
     if w.kind == "train":
@@ -369,7 +376,9 @@ def measure_steps(w, library, xla, budget):
     }
 
 
-def measure_generation(w, library, xla, budget):
+def generator(w, library, xla):
+    """A function that runs one greedy generation of `w` with `library`:
+    16-token prompts, `w.new_tokens` new tokens, no stop token."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -396,7 +405,11 @@ def measure_generation(w, library, xla, budget):
 
         def generate():
             return lm.generate(inputs, stop_token_ids=None)
+    return generate
 
+
+def measure_generation(w, library, xla, budget):
+    generate = generator(w, library, xla)
     start = time.perf_counter()
     generate()
     first = time.perf_counter() - start

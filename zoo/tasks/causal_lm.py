@@ -23,12 +23,14 @@ def next_token_logits(token_embedding, hidden):
 
     The same product as `token_embedding(hidden, reverse=True)`, in the
     order that ran faster where it runs (whole `generate` calls,
-    benchmarks.run --worker, this 2-core CPU): under XLA, h E^T, which XLA
-    fuses with the transpose into one loop over both cores (gpt_nano at
-    batch 1: 358 and 417 -> 503 and 532 new tokens/s; no slower at batch 8
-    or at GPT-2 sizes); without XLA, (E h^T)^T, a thin matrix product for
-    TensorFlow's kernels (gpt_nano at batch 8: 492 -> 547 and 623;
-    GPT-2 small at batch 8: 60 -> 69 and 71).
+    benchmarks.run --worker, this 2-core CPU, two processes each):
+    - under XLA, h E^T, which XLA fuses with the transpose into one loop
+      over both cores: gpt_nano at batch 1 gave 503 and 532 new tokens/s
+      against 358 and 417 with (E h^T)^T; within run-to-run noise at
+      batch 8 and at GPT-2 sizes;
+    - without XLA, (E h^T)^T, a thin matrix product for TensorFlow's
+      kernels: gpt_nano at batch 8 gave 547 and 623 against 492 and 491
+      with h E^T, GPT-2 small at batch 8 69 and 71 against 59 and 60.
     """
     embeddings = ops.cast(token_embedding.embeddings, hidden.dtype)  # (V, D)
     if compiling_for_xla():

@@ -175,18 +175,16 @@ class EncoderBlock(_Block):
             padding_mask = padding_attention_mask(padding_mask)  # (B, 1, S)
         mask = merge_masks(padding_mask, attention_mask)
 
-        def self_attend(h):
-            return self.self_attention(h, attention_mask=mask, training=training)
-
+        keys = None  # self attention: keys and values come from h itself
         if query is not None:
             # The query rows attend over all of x (normalized first, pre-LN).
             keys = self.self_attention_norm(x) if self.norm_first else x
-
-            def self_attend(h):  # noqa: F811
-                return self.self_attention(h, keys, attention_mask=mask,
-                                           training=training)
-
             x = query
+
+        def self_attend(h):
+            return self.self_attention(h, keys, attention_mask=mask,
+                                       training=training)
+
         x = self._residual(x, self.self_attention_norm, self_attend, training)
         x = self._residual(
             x, self.feed_forward_norm, self.feed_forward, training

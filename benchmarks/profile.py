@@ -119,7 +119,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workload", required=True,
                         choices=sorted(run.WORKLOADS))
-    parser.add_argument("--library", choices=run.LIBRARIES, default="zoo")
+    parser.add_argument("--library", choices=run.DEFAULT_LIBRARIES, default="zoo")
     parser.add_argument("--executions", type=int, default=2,
                         help="executions profiled (each steps_per_execution "
                              "steps, or one generate call)")

@@ -5,6 +5,8 @@
     python -m benchmarks.run --only gpt_6l_384,bert_base \\
         --dtypes float32 --xla on             # a part
 
+    python -m benchmarks.run --libraries zoo,keras-hub,pytorch   # + PyTorch
+
 Every measurement runs in a fresh Python process, one after the other
 (never two at once), so that each gets the machine and its own peak memory:
 for each workload, dtype policy (`float32`, `mixed_bfloat16`) and XLA
@@ -31,6 +33,12 @@ Workloads:
 - inference (`predict`): `bert_base`, sequence 128, batch 8.
 - generation (`generate`, greedy, no stop token, 16-token prompts): as in
   `benchmarks.generate`.
+
+With `--libraries zoo,keras-hub,pytorch` (after `pip install -e
+".[pytorch]"`) each row also measures the PyTorch peer of
+`benchmarks.torch_peers` (Hugging Face GPT-2 and BERT, `torch.nn.Transformer`)
+with the same sizes, batch, loss and optimizer; there XLA on means
+`torch.compile` and `mixed_bfloat16` means `torch.autocast` to bfloat16.
 
 Throughput counts what each row's unit says: tokens per second for GPT
 rows (batch x context), sequences per second for BERT rows, source plus
@@ -63,7 +71,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DTYPES = ("float32", "mixed_bfloat16")
-LIBRARIES = ("zoo", "keras-hub")
+# zoo first: every ratio is zoo over a peer. keras-hub always runs; the
+# PyTorch peers (benchmarks.torch_peers) when --libraries names them.
+LIBRARIES = ("zoo", "keras-hub", "pytorch")
+DEFAULT_LIBRARIES = ("zoo", "keras-hub")
 PROMPT_LENGTH = 16
 
 
@@ -277,7 +288,7 @@ def _keras_hub_model(w):
     return _keras_hub_transformer(c)
 
 
-def _batch(w):
+def random_batch(w):
     """One batch (x, y, sample_weight) of random token ids for `w`."""
     import numpy as np
 
@@ -341,7 +352,7 @@ def compiled_model(w, library, xla):
     import tensorflow as tf
 
     model = _zoo_model(w) if library == "zoo" else _keras_hub_model(w)
-    x, y, sample_weight = _batch(w)
+    x, y, sample_weight = random_batch(w)
     elements = (x, y) if sample_weight is None else (x, y, sample_weight)
     data = tf.data.Dataset.from_tensors(elements).repeat()
     if w.kind == "infer":
@@ -408,16 +419,23 @@ def generator(w, library, xla):
     return generate
 
 
-def measure_generation(w, library, xla, budget):
-    generate = generator(w, library, xla)
+def time_calls(function, budget):
+    """Call `function` once (it compiles), then again until `budget`
+    seconds have passed, at least twice; return the timed calls' seconds
+    and the first call's."""
     start = time.perf_counter()
-    generate()
+    function()
     first = time.perf_counter() - start
     times, start = [], time.perf_counter()
     while len(times) < 2 or time.perf_counter() - start < budget:
         tick = time.perf_counter()
-        generate()
+        function()
         times.append(time.perf_counter() - tick)
+    return times, first
+
+
+def measure_generation(w, generate, budget):
+    times, first = time_calls(generate, budget)
     return {
         "throughput": w.batch * w.new_tokens / statistics.median(times),
         "calls_timed": len(times),
@@ -427,16 +445,30 @@ def measure_generation(w, library, xla, budget):
 
 def worker(spec):
     """Run one measurement described by `spec`; print its result as JSON."""
-    import keras
-
     if spec["workload"] == "peak":
         result = measure_peak(spec["budget"])
     else:
         w = WORKLOADS[spec["workload"]]
-        keras.config.set_dtype_policy(spec["dtype"])
-        keras.utils.set_random_seed(0)
-        measure = measure_generation if w.kind == "generate" else measure_steps
-        result = measure(w, spec["library"], spec["xla"], spec["budget"])
+        library, dtype, xla = spec["library"], spec["dtype"], spec["xla"]
+        if library == "pytorch":  # without TensorFlow in the process
+            from benchmarks import torch_peers
+
+            if w.kind == "generate":
+                result = measure_generation(
+                    w, torch_peers.generator(w, dtype, xla), spec["budget"])
+            else:
+                result = torch_peers.measure_steps(w, dtype, xla,
+                                                   spec["budget"])
+        else:
+            import keras
+
+            keras.config.set_dtype_policy(dtype)
+            keras.utils.set_random_seed(0)
+            if w.kind == "generate":
+                result = measure_generation(w, generator(w, library, xla),
+                                            spec["budget"])
+            else:
+                result = measure_steps(w, library, xla, spec["budget"])
     result["peak_memory_mb"] = peak_memory_mb()
     print("RESULT " + json.dumps(result), flush=True)
 
@@ -479,64 +511,74 @@ def _number(value):
 
 
 def markdown(results, peak):
-    """The results as a markdown table, then the best setting per workload."""
+    """The results as a markdown table (zoo against each peer measured),
+    then the best setting of each library per workload."""
     peak_flops = max(peak.values())
+    libraries = [name for name in LIBRARIES
+                 if any(name in r for r in results)]
+    peers = libraries[1:]
+    every = " / ".join(libraries)
     lines = [
-        "| workload | dtype | XLA | zoo | keras-hub | zoo / keras-hub | "
-        "MFU zoo / keras-hub | peak MB zoo / keras-hub |",
-        "|---|---|---|---|---|---|---|---|",
+        "| workload | dtype | XLA | " + " | ".join(libraries) + " | "
+        + "".join(f"zoo / {peer} | " for peer in peers)
+        + f"MFU {every} | peak MB {every} |",
+        "|---|---|---|" + "---|" * (2 * len(libraries) + 1),
     ]
     best = {}
     for r in results:
         w = WORKLOADS[r["workload"]]
-        zoo, hub = r["zoo"], r["keras-hub"]
+        sides = {name: r.get(name, {"error": "not run"}) for name in libraries}
+        ok = {name: "error" not in side for name, side in sides.items()}
         cells = []
-        for side in (zoo, hub):
+        for name, side in sides.items():
             error = side.get("error", "").replace("|", "/")
-            cells.append(f"failed: {error}" if "error" in side
-                         else f"{_number(side['throughput'])} {w.unit}")
-        ok = "error" not in zoo and "error" not in hub
-        ratio = f"{zoo['throughput'] / hub['throughput']:.2f}x" if ok else "-"
-        if ok and "flops_per_second" in zoo:
-            mfu = (f"{zoo['flops_per_second'] / peak_flops:.0%} / "
-                   f"{hub['flops_per_second'] / peak_flops:.0%}")
-        else:
-            mfu = "-"
-        memory = " / ".join(
+            cells.append(f"{_number(side['throughput'])} {w.unit}"
+                         if ok[name] else
+                         "-" if error == "not run" else f"failed: {error}")
+        for peer in peers:
+            cells.append(
+                f"{sides['zoo']['throughput'] / sides[peer]['throughput']:.2f}x"
+                if ok["zoo"] and ok[peer] else "-")
+        cells.append(" / ".join(
+            f"{side['flops_per_second'] / peak_flops:.0%}"
+            if "flops_per_second" in side else "-" for side in sides.values()))
+        cells.append(" / ".join(
             f"{side['peak_memory_mb']:,.0f}" if "peak_memory_mb" in side
-            else "-" for side in (zoo, hub))
+            else "-" for side in sides.values()))
         xla = "on" if r["xla"] else "off"
-        lines.append(f"| {w.name} | {r['dtype']} | {xla} | {cells[0]} | "
-                     f"{cells[1]} | {ratio} | {mfu} | {memory} |")
-        for library in LIBRARIES:
-            side = r[library]
-            if "error" in side:
-                continue
-            setting = f"{r['dtype']}, XLA {xla}"
-            key = (w.name, library)
-            if key not in best or side["throughput"] > best[key][0]:
-                best[key] = (side["throughput"], setting)
+        lines.append(f"| {w.name} | {r['dtype']} | {xla} | "
+                     + " | ".join(cells) + " |")
+        for name, side in sides.items():
+            key = (w.name, name)
+            if ok[name] and (key not in best
+                             or side["throughput"] > best[key][0]):
+                best[key] = (side["throughput"], f"{r['dtype']}, XLA {xla}")
     lines += [
         "",
         "Best setting of each library:",
         "",
-        "| workload | zoo best | keras-hub best | zoo / keras-hub |",
-        "|---|---|---|---|",
+        "| workload | " + " | ".join(f"{name} best" for name in libraries)
+        + " | zoo / best peer |",
+        "|---|" + "---|" * (len(libraries) + 1),
     ]
     for name in dict.fromkeys(r["workload"] for r in results):
         w = WORKLOADS[name]
-        zoo, hub = best.get((name, "zoo")), best.get((name, "keras-hub"))
-        if zoo is None or hub is None:
-            continue
-        lines.append(
-            f"| {name} | {_number(zoo[0])} {w.unit} ({zoo[1]}) | "
-            f"{_number(hub[0])} {w.unit} ({hub[1]}) | {zoo[0] / hub[0]:.2f}x |")
+        found = [best.get((name, library)) for library in libraries]
+        cells = [f"{_number(b[0])} {w.unit} ({b[1]})" if b else "-"
+                 for b in found]
+        peer_best = max((b[0] for b in found[1:] if b), default=None)
+        ratio = (f"{found[0][0] / peer_best:.2f}x"
+                 if found[0] and peer_best else "-")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {ratio} |")
     lines += [
         "",
         f"Matmul peak (2048 x 2048, best with or without XLA): float32 "
         f"{peak['float32'] / 1e9:.0f} GFLOP/s, bfloat16 "
         f"{peak['bfloat16'] / 1e9:.0f} GFLOP/s; MFU is against the larger.",
     ]
+    if "pytorch" in libraries:
+        lines.append("For PyTorch, XLA on is `torch.compile` and "
+                     "mixed_bfloat16 is `torch.autocast` to bfloat16.")
     return "\n".join(lines)
 
 
@@ -548,6 +590,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help=f"only {', '.join(QUICK)}, float32, 3 s each")
     parser.add_argument("--only", help="comma-separated workload names")
+    parser.add_argument("--libraries", default=",".join(DEFAULT_LIBRARIES),
+                        help="comma-separated, from " + ", ".join(LIBRARIES)
+                        + '; pytorch needs pip install -e ".[pytorch]"')
     parser.add_argument("--dtypes", default=",".join(DTYPES))
     parser.add_argument("--xla", choices=("on", "off", "both"),
                         default="both")
@@ -585,6 +630,11 @@ def main(argv=None):
         dtypes = ["float32"]
     if any(dtype not in DTYPES for dtype in dtypes):
         parser.error(f"--dtypes takes {DTYPES}; got {args.dtypes!r}")
+    libraries = args.libraries.split(",")
+    if (set(libraries) - set(LIBRARIES) or libraries[0] != "zoo"
+            or len(set(libraries)) < len(libraries)):
+        parser.error(f"--libraries takes zoo first, then peers from "
+                     f"{LIBRARIES[1:]}; got {args.libraries!r}")
     xlas = {"on": [True], "off": [False], "both": [True, False]}[args.xla]
     budget = args.budget or (3.0 if args.quick else 5.0)
 
@@ -601,14 +651,14 @@ def main(argv=None):
         for dtype in dtypes:
             for xla in xlas:
                 row = {"workload": name, "dtype": dtype, "xla": xla}
-                runs = {library: [] for library in LIBRARIES}
+                runs = {library: [] for library in libraries}
                 for _ in range(args.repeats):
-                    for library in LIBRARIES:
+                    for library in libraries:
                         spec = dict(row, library=library, budget=budget)
                         runs[library].append(run_worker(spec, args.timeout))
                         print(f"# {name} {dtype} xla={xla} {library}: "
                               f"{runs[library][-1]}", flush=True)
-                for library in LIBRARIES:
+                for library in libraries:
                     row[library] = median_run(runs[library])
                 results.append(row)
                 if args.json:

@@ -99,6 +99,33 @@ def test_markdown_table_ratios_best_settings_and_failures():
     assert "float32 100 GFLOP/s, bfloat16 50 GFLOP/s" in table
 
 
+def test_markdown_table_with_the_pytorch_peer():
+    peak = {"float32": 100e9, "bfloat16": 50e9}
+    results = [
+        {"workload": "gpt_nano", "dtype": "float32", "xla": True,
+         "zoo": _side(3000, 50e9), "keras-hub": _side(2000, 40e9),
+         "pytorch": _side(2500, 45e9, memory=500.0)},
+        {"workload": "gpt_nano", "dtype": "float32", "xla": False,
+         "zoo": _side(1000, 20e9), "keras-hub": _side(900, 18e9)},
+    ]
+    lines = run.markdown(results, peak).splitlines()
+    assert lines[0] == (
+        "| workload | dtype | XLA | zoo | keras-hub | pytorch | "
+        "zoo / keras-hub | zoo / pytorch | MFU zoo / keras-hub / pytorch | "
+        "peak MB zoo / keras-hub / pytorch |")
+    assert ("| gpt_nano | float32 | on | 3,000 tok/s | 2,000 tok/s | "
+            "2,500 tok/s | 1.50x | 1.20x | 50% / 40% / 45% | "
+            "1,000 / 1,000 / 500 |") in lines
+    # A row without PyTorch shows dashes, not a failure.
+    assert ("| gpt_nano | float32 | off | 1,000 tok/s | 900 tok/s | - | "
+            "1.11x | - | 20% / 18% / - | 1,000 / 1,000 / - |") in lines
+    # zoo's best over the best of every peer: 3,000 against 2,500.
+    assert ("| gpt_nano | 3,000 tok/s (float32, XLA on) | 2,000 tok/s "
+            "(float32, XLA on) | 2,500 tok/s (float32, XLA on) | 1.20x |"
+            ) in lines
+    assert "For PyTorch, XLA on is `torch.compile`" in lines[-1]
+
+
 def test_repeats_keep_the_median_run():
     runs = [{"throughput": 5.0, "peak_memory_mb": 1}, {"error": "timed out"},
             {"throughput": 9.0, "peak_memory_mb": 2},
@@ -118,6 +145,15 @@ def test_unknown_workload_is_refused(capsys):
     assert "unknown workload(s) ['gpt_giant']" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("libraries", ["zoo,tensorflow", "keras-hub,zoo",
+                                       "zoo,pytorch,pytorch"])
+def test_libraries_other_than_zoo_then_known_peers_are_refused(
+        libraries, capsys):
+    with pytest.raises(SystemExit):
+        run.main(["--libraries", libraries])
+    assert "--libraries takes zoo first" in capsys.readouterr().err
+
+
 @pytest.mark.benchmark
 def test_quick_mode_runs_end_to_end(tmp_path):
     output = tmp_path / "results.json"
@@ -130,7 +166,7 @@ def test_quick_mode_runs_end_to_end(tmp_path):
     results = json.loads(output.read_text())
     assert {r["workload"] for r in results["results"]} == set(run.QUICK)
     for row in results["results"]:
-        for library in run.LIBRARIES:
+        for library in run.DEFAULT_LIBRARIES:
             assert "error" not in row[library], row
             assert row[library]["throughput"] > 0
             assert row[library]["peak_memory_mb"] > 0

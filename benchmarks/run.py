@@ -71,8 +71,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DTYPES = ("float32", "mixed_bfloat16")
-# zoo first: every ratio is zoo over a peer. keras-hub always runs; the
-# PyTorch peers (benchmarks.torch_peers) when --libraries names them.
+# zoo first: every ratio is zoo over a peer. The peer is keras-hub unless
+# --libraries names others, such as the PyTorch peers (torch_peers.py).
 LIBRARIES = ("zoo", "keras-hub", "pytorch")
 DEFAULT_LIBRARIES = ("zoo", "keras-hub")
 PROMPT_LENGTH = 16

@@ -58,6 +58,7 @@ not import zoo).
 import argparse
 import dataclasses
 import datetime
+import importlib.util
 import json
 import math
 import os
@@ -535,10 +536,10 @@ def markdown(results, peak):
             cells.append(f"{_number(side['throughput'])} {w.unit}"
                          if ok[name] else
                          "-" if error == "not run" else f"failed: {error}")
+        zoo = sides["zoo"]
         for peer in peers:
-            cells.append(
-                f"{sides['zoo']['throughput'] / sides[peer]['throughput']:.2f}x"
-                if ok["zoo"] and ok[peer] else "-")
+            cells.append(f"{zoo['throughput'] / sides[peer]['throughput']:.2f}x"
+                         if ok["zoo"] and ok[peer] else "-")
         cells.append(" / ".join(
             f"{side['flops_per_second'] / peak_flops:.0%}"
             if "flops_per_second" in side else "-" for side in sides.values()))
@@ -635,6 +636,12 @@ def main(argv=None):
             or len(set(libraries)) < len(libraries)):
         parser.error(f"--libraries takes zoo first, then peers from "
                      f"{LIBRARIES[1:]}; got {args.libraries!r}")
+    missing = [package for package in ("torch", "transformers")
+               if "pytorch" in libraries
+               and importlib.util.find_spec(package) is None]
+    if missing:  # before the first row, not in each PyTorch cell
+        parser.error(f"the pytorch peer needs {' and '.join(missing)}; "
+                     f'install them with: pip install -e ".[pytorch]"')
     xlas = {"on": [True], "off": [False], "both": [True, False]}[args.xla]
     budget = args.budget or (3.0 if args.quick else 5.0)
 

@@ -154,6 +154,19 @@ def test_libraries_other_than_zoo_then_known_peers_are_refused(
     assert "--libraries takes zoo first" in capsys.readouterr().err
 
 
+def test_pytorch_peer_without_pytorch_is_refused_before_any_row(
+        monkeypatch, capsys):
+    real_find_spec = run.importlib.util.find_spec
+    monkeypatch.setattr(run.importlib.util, "find_spec", lambda name: (
+        None if name == "torch" else real_find_spec(name)))
+    monkeypatch.setattr(run, "run_worker", lambda *args: pytest.fail(
+        "a measurement started"))
+    with pytest.raises(SystemExit):
+        run.main(["--libraries", "zoo,pytorch", "--quick"])
+    assert 'needs torch; install them with: pip install -e ".[pytorch]"' in (
+        capsys.readouterr().err)
+
+
 @pytest.mark.benchmark
 def test_quick_mode_runs_end_to_end(tmp_path):
     output = tmp_path / "results.json"

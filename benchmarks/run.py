@@ -538,8 +538,9 @@ def markdown(results, peak):
                          "-" if error == "not run" else f"failed: {error}")
         zoo = sides["zoo"]
         for peer in peers:
-            cells.append(f"{zoo['throughput'] / sides[peer]['throughput']:.2f}x"
-                         if ok["zoo"] and ok[peer] else "-")
+            cells.append(
+                f"{zoo['throughput'] / sides[peer]['throughput']:.2f}x"
+                if ok["zoo"] and ok[peer] else "-")
         cells.append(" / ".join(
             f"{side['flops_per_second'] / peak_flops:.0%}"
             if "flops_per_second" in side else "-" for side in sides.values()))

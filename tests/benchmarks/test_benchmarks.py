@@ -158,13 +158,13 @@ def test_pytorch_peer_without_pytorch_is_refused_before_any_row(
         monkeypatch, capsys):
     real_find_spec = run.importlib.util.find_spec
     monkeypatch.setattr(run.importlib.util, "find_spec", lambda name: (
-        None if name == "torch" else real_find_spec(name)))
+        None if name in ("torch", "transformers") else real_find_spec(name)))
     monkeypatch.setattr(run, "run_worker", lambda *args: pytest.fail(
         "a measurement started"))
     with pytest.raises(SystemExit):
         run.main(["--libraries", "zoo,pytorch", "--quick"])
-    assert 'needs torch; install them with: pip install -e ".[pytorch]"' in (
-        capsys.readouterr().err)
+    assert ('needs torch and transformers; install them with: '
+            'pip install -e ".[pytorch]"') in capsys.readouterr().err
 
 
 @pytest.mark.benchmark

@@ -388,14 +388,21 @@ def measure_steps(w, library, xla, budget):
     }
 
 
+def random_prompts(w):
+    """The (batch, 16) int32 prompts every library's generation row gets."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return rng.integers(1, w.config["vocabulary_size"],
+                        (w.batch, PROMPT_LENGTH)).astype("int32")
+
+
 def generator(w, library, xla):
     """A function that runs one greedy generation of `w` with `library`:
     16-token prompts, `w.new_tokens` new tokens, no stop token."""
     import numpy as np
 
-    rng = np.random.default_rng(0)
-    prompts = rng.integers(1, w.config["vocabulary_size"],
-                           (w.batch, PROMPT_LENGTH)).astype("int32")
+    prompts = random_prompts(w)
     if library == "zoo":
         from zoo.models import GPTDecoder
         from zoo.tasks import CausalLM

@@ -187,15 +187,11 @@ def generator(w, dtype, compiled):
     """A function that runs one greedy generation of `w` with the GPT-2 peer:
     16-token prompts, `w.new_tokens` new tokens, no stop token."""
     torch, transformers = _require_torch()
-    import numpy as np
-
-    from benchmarks.run import PROMPT_LENGTH
+    from benchmarks.run import random_prompts
 
     torch.manual_seed(0)
     model = peer_model(w).eval()
-    rng = np.random.default_rng(0)
-    prompts = torch.from_numpy(rng.integers(
-        1, w.config["vocabulary_size"], (w.batch, PROMPT_LENGTH))).long()
+    prompts = torch.from_numpy(random_prompts(w)).long()
     options = dict(max_new_tokens=w.new_tokens, min_new_tokens=w.new_tokens,
                    do_sample=False, eos_token_id=None, pad_token_id=0,
                    attention_mask=torch.ones_like(prompts))

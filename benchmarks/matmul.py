@@ -34,7 +34,6 @@ import importlib.util
 import json
 import os
 import statistics
-import subprocess
 import sys
 
 from benchmarks import run
@@ -56,12 +55,10 @@ def products(w):
     c = w.config
     d, f, layers = c["hidden_dim"], c["intermediate_dim"], c["num_layers"]
     rows = w.batch * w.length
-    if w.family == "transformer":  # encoder + decoder (self and cross)
-        square = 4 * layers + 8 * layers
-        layers = 2 * layers
-    else:
-        square = 4 * layers
-    dense = [(f"{d}x{d}", d, d, square), (f"{d}x{f}", d, f, layers),
+    attentions = layers  # W_Q, W_K, W_V and W_O in each
+    if w.family == "transformer":  # decoder layers: self and cross
+        attentions, layers = 3 * layers, 2 * layers
+    dense = [(f"{d}x{d}", d, d, 4 * attentions), (f"{d}x{f}", d, f, layers),
              (f"{f}x{d}", f, d, layers)]
     if w.family != "bert":
         v = c["vocabulary_size"]
@@ -136,17 +133,13 @@ def worker(library, workload, budget):
     return seconds
 
 
-def run_worker(library, workload, budget, timeout=1200):
-    command = [sys.executable, "-m", "benchmarks.matmul", "--worker",
-               json.dumps([library, workload, budget])]
-    done = subprocess.run(command, capture_output=True, text=True,
-                          timeout=timeout, cwd=run.ROOT)
-    for line in reversed(done.stdout.splitlines()):
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    raise RuntimeError(f"the {library} worker failed: "
-                       + (lines[-1] if lines else f"exit {done.returncode}"))
+def measure(library, workload, budget):
+    """`worker`'s seconds, measured in a fresh process."""
+    spec = {"library": library, "workload": workload, "budget": budget}
+    result = run.run_worker(spec, timeout=1200, module="benchmarks.matmul")
+    if "error" in result:
+        sys.exit(f"the {library} measurement failed: {result['error']}")
+    return result["seconds"]
 
 
 def markdown(w, seconds):
@@ -197,8 +190,8 @@ def main(argv=None):
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        library, workload, budget = json.loads(args.worker)
-        print("RESULT " + json.dumps(worker(library, workload, budget)))
+        seconds = worker(**json.loads(args.worker))
+        print("RESULT " + json.dumps({"seconds": seconds}))
         return
     if args.workload is None:
         parser.error("--workload is required: one of " + ", ".join(names))
@@ -216,7 +209,7 @@ def main(argv=None):
     runs = {name: [] for name in libraries}
     for _ in range(args.repeats):
         for name in libraries:
-            runs[name].append(run_worker(name, w.name, args.budget))
+            runs[name].append(measure(name, w.name, args.budget))
     seconds = {name: [statistics.median(times) for times in zip(*repeats)]
                for name, repeats in runs.items()}
     print(f"# {w.name}: dense products, float32, {datetime.date.today()}, "

@@ -484,9 +484,10 @@ def worker(spec):
 # The run: every measurement in a fresh process -------------------------------
 
 
-def run_worker(spec, timeout):
-    command = [sys.executable, "-m", "benchmarks.run", "--worker",
-               json.dumps(spec)]
+def run_worker(spec, timeout, module="benchmarks.run"):
+    """Run `python -m module --worker spec` and return the dict it prints
+    after "RESULT ", or {"error": ...} with its last line of stderr."""
+    command = [sys.executable, "-m", module, "--worker", json.dumps(spec)]
     try:
         done = subprocess.run(command, capture_output=True, text=True,
                               timeout=timeout, cwd=ROOT)

@@ -75,7 +75,7 @@ def test_workers_time_every_product(monkeypatch):
 
 
 def test_bad_arguments_are_refused(monkeypatch, capsys):
-    monkeypatch.setattr(matmul, "run_worker", lambda *args: pytest.fail(
+    monkeypatch.setattr(matmul, "measure", lambda *args: pytest.fail(
         "a refused run must not measure anything"))
     for argv in (["--libraries", "xla"],
                  ["--workload", "generate_gpt_nano_b1"],
@@ -89,3 +89,8 @@ def test_bad_arguments_are_refused(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         matmul.main(["--workload", "bert_base"])
     assert 'pip install -e ".[pytorch]"' in capsys.readouterr().err
+
+
+def test_a_measurement_runs_in_its_own_process():
+    seconds = matmul.measure("tensorflow", "bert_base_infer", budget=0.0)
+    assert len(seconds) == 3 and all(s > 0 for s in seconds)

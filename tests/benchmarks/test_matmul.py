@@ -17,7 +17,7 @@ def _flops(ps):
                                   "bert_base_infer", "transformer_base"])
 def test_products_are_the_rows_dense_flops(name):
     """The products' FLOPs are benchmarks.run's FLOPs of the row without
-    Q K^T, P V and the pooler; a training step runs three per layer."""
+    Q K^T, P V and the pooler; training runs three products per layer."""
     w = run.WORKLOADS[name]
     c, t = w.config, w.length
     d, layers = c["hidden_dim"], c["num_layers"]

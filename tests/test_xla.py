@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.tasks.causal_lm import next_token_logits
-from zoo.xla import compiling_for_xla
+from zoo.compat import compiling_for_xla
 
 
 def test_true_only_while_tracing_for_xla():

@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from zoo.xla import compiling_for_xla
+from zoo.compat import compiling_for_xla
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -19,8 +19,8 @@ import keras
 import keras_hub
 import numpy as np
 import tensorflow as tf
-from keras_hub.src.utils.tensor_utils import convert_to_ragged_batch
-from keras_hub.src.utils.tensor_utils import preprocessing_function
+
+from zoo import compat
 
 KINDS = ("wordpiece", "byte_pair", "character", "sentence_piece")
 END_OF_TEXT = "<|endoftext|>"  # GPT-2's document separator
@@ -209,17 +209,20 @@ class CharacterTokenizer(keras_hub.tokenizers.Tokenizer):
             raise ValueError(f"{token!r} is not in the vocabulary.")
         return self._ids[token]
 
-    @preprocessing_function
+    @compat.preprocessing_function
     def tokenize(self, inputs):
         characters = tf.strings.unicode_split(inputs, "UTF-8")  # (B, None)
         return tf.ragged.map_flat_values(self._table.lookup, characters)
 
-    @preprocessing_function
+    @compat.preprocessing_function
     def detokenize(self, inputs):
-        inputs, unbatched, _ = convert_to_ragged_batch(inputs)
-        pieces = tf.gather(self._strings, tf.cast(inputs, "int32"))
-        outputs = tf.strings.reduce_join(pieces, axis=-1)
-        return tf.squeeze(outputs, 0) if unbatched else outputs
+        if not isinstance(inputs, tf.RaggedTensor):
+            inputs = tf.convert_to_tensor(inputs)
+        unbatched = inputs.shape.rank == 1
+        ids = tf.cast(inputs[None] if unbatched else inputs, "int32")
+        pieces = tf.gather(self._strings, ids)  # (B, None) strings
+        outputs = tf.strings.reduce_join(pieces, axis=-1)  # (B,)
+        return outputs[0] if unbatched else outputs
 
 
 def train_characters(texts):

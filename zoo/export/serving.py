@@ -71,7 +71,8 @@ class ServingModule(tf.Module):
     def _check_ids(self, token_ids, padding_mask, name="token_ids"):
         """Id range and right-padding checks of an id signature's inputs."""
         vocabulary_size = self.task.backbone.vocabulary_size
-        checks = check_range(token_ids, vocabulary_size, name, "vocabulary")
+        token_ids = check_range(token_ids, vocabulary_size, name, "vocabulary")
+        checks = []
         mask = tf.cast(padding_mask, "bool")
         lengths = tf.reduce_sum(tf.cast(mask, "int32"), axis=1)
         positions = tf.range(tf.shape(mask)[1])

@@ -4,7 +4,7 @@ Counts come from weight shapes, so even gpt2_xl takes about a second.
 """
 
 from zoo.models import PRESETS
-from zoo.models.backbone import get_backbone_class
+from zoo.models import get_backbone_class
 
 
 def main():

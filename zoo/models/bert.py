@@ -1,7 +1,6 @@
 """BERT: a bidirectional Transformer encoder (Devlin et al. 2018)."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from zoo.blocks import EncoderBlock
@@ -170,7 +169,7 @@ class BertEncoder(Backbone):
             x = block(x, padding_mask=padding_mask, training=training)
         if output_positions is not None:
             rows = x[:, :1]  # [CLS], for the pooled output
-            output_positions = tf.convert_to_tensor(output_positions)
+            output_positions = ops.convert_to_tensor(output_positions)
             # (B, 0): [CLS] alone, with no gather and no (empty) check; with
             # them a bert_tiny classifier step under XLA took 145 ms, not 109.
             if output_positions.shape[1] != 0:

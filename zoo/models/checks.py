@@ -2,76 +2,80 @@
 
 Keras' embedding lookup wraps negative ids (like NumPy indexing) and XLA
 clamps ids past the end of the table; both return a plausible-looking wrong
-answer. These checks raise instead:
+answer. These checks raise instead, through `zoo.backend.ensure`:
 
-- eagerly, a `ValueError` naming the bad values;
-- inside a `tf.function`, a `tf.errors.InvalidArgumentError` with the same
-  message (a `tf.debugging` assertion);
-- XLA ignores assertions, so `Backbone` runs these checks again, outside the
-  compiled step, when `fit`/`evaluate`/`predict` use `jit_compile=True`.
+- on values (eager, any backend), a `ValueError` naming the bad values;
+- in a TensorFlow graph, an assertion with the same message
+  (`tf.errors.InvalidArgumentError`);
+- XLA drops assertions and `jax.jit` cannot make them, so the zoo's models
+  also check their data before `fit`, `evaluate` and `predict` compile a
+  step (`checks_data_first`).
 """
 
+import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
+
+from zoo import backend
+from zoo import compat
+
+NARROW_INTEGERS = ("int8", "int16", "uint8", "uint16")
 
 
 def check_rank(tensor, rank, name):
-    if tensor.shape.rank is not None and tensor.shape.rank != rank:
+    if len(tensor.shape) != rank:
         raise ValueError(
             f"`{name}` must have rank {rank} (batch, length); got shape "
-            f"{tensor.shape}. Add a batch dimension for a single sequence."
+            f"{tuple(tensor.shape)}. Add a batch dimension for a single "
+            "sequence."
         )
 
 
 def check_range(ids, size, name, what):
-    """Raise unless every value of `ids` is in [0, size).
-
-    Returns the graph assertions to run (none when eager).
-    """
+    """`ids`, once every value is known to lie in [0, size)."""
+    if keras.backend.standardize_dtype(ids.dtype) in NARROW_INTEGERS:
+        ids = ops.cast(ids, "int32")  # `size` may not fit a narrow dtype
     message = (
         f"`{name}` must lie in [0, {size}), the {what}. Ids outside it would "
         "be wrapped (negative) or clamped (too large) silently."
     )
-    if tf.executing_eagerly():
-        values = np.asarray(ids)
+
+    def found():
+        values = ops.convert_to_numpy(ids)
         bad = values[(values < 0) | (values >= size)]
-        if bad.size:
-            raise ValueError(f"{message} Found: {sorted(set(bad.tolist()))[:8]}")
-        return []
-    ids = tf.cast(ids, "int64")  # `size` may not fit a narrow id dtype
-    return [
-        tf.debugging.assert_non_negative(ids, message=message),
-        tf.debugging.assert_less(ids, tf.cast(size, "int64"), message=message),
-    ]
+        return f"Found: {sorted(set(bad.tolist()))[:8]}"
+
+    inside = ops.all((ids >= 0) & (ids < size))
+    return backend.ensure(ids, inside, message, found)
 
 
 def check_max_length(ids, max_length, name):
-    """Raise unless `ids` (B, T) has T <= max_length."""
-    length = ids.shape[1]
+    """`ids` (B, T), once T <= max_length is known."""
     message = (
         f"`{name}` is longer than the model's max_sequence_length "
         f"{max_length}. Truncate it, or build the model with a larger "
         "`max_sequence_length`."
     )
-    if length is not None:
+    length = ids.shape[1]
+    if length is not None:  # always, but for open TensorFlow shapes
         if length > max_length:
             raise ValueError(f"{message} Length: {length}.")
-        return []
-    return [tf.debugging.assert_less_equal(tf.shape(ids)[1], max_length,
-                                           message=message)]
+        return ids
+    return backend.ensure(ids, ops.shape(ids)[1] <= max_length, message)
 
 
 def check_same_shape(a, b, name_a, name_b):
-    """Raise unless `a` and `b` have the same shape."""
+    """`b`, once it is known to have the shape of `a`."""
     message = f"`{name_a}` and `{name_b}` must have the same shape."
-    if a.shape.is_fully_defined() and b.shape.is_fully_defined():
-        if a.shape != b.shape:
-            raise ValueError(f"{message} Got {a.shape} and {b.shape}.")
-        return []
-    if a.shape.rank is not None and b.shape.rank is not None:
-        if not a.shape.is_compatible_with(b.shape):
-            raise ValueError(f"{message} Got {a.shape} and {b.shape}.")
-    return [tf.debugging.assert_equal(tf.shape(a), tf.shape(b), message=message)]
+    shape_a, shape_b = tuple(a.shape), tuple(b.shape)
+    if len(shape_a) != len(shape_b) or any(
+            x is not None and y is not None and x != y
+            for x, y in zip(shape_a, shape_b)):
+        raise ValueError(f"{message} Got {shape_a} and {shape_b}.")
+    if None not in shape_a + shape_b:
+        return b
+    same = ops.all(ops.equal(ops.stack(ops.shape(a)), ops.stack(ops.shape(b))))
+    return backend.ensure(b, same, message)
 
 
 def check_token_inputs(inputs, prefix, vocabulary_size, max_length, extra=()):
@@ -86,114 +90,201 @@ def check_token_inputs(inputs, prefix, vocabulary_size, max_length, extra=()):
             shape, such as BERT's segment ids.
 
     Returns:
-        `inputs`, with the checked tensors made to depend on the checks, so
-        that in a graph the assertions run before any lookup can fail on
-        its own, less helpful, terms.
+        `inputs`, the checked tensors replaced by tensors that depend on
+        the checks, so that in a graph the assertions run before any
+        lookup can fail on its own, less helpful, terms.
     """
+    if any(isinstance(v, keras.KerasTensor) for v in inputs.values()):
+        return inputs  # building a functional model: nothing to check
     ids_name = f"{prefix}token_ids"
-    token_ids = tf.convert_to_tensor(inputs[ids_name])
+    checked = dict(inputs)
+    token_ids = ops.convert_to_tensor(inputs[ids_name])
     check_rank(token_ids, 2, ids_name)
-    checks = check_range(token_ids, vocabulary_size, ids_name, "vocabulary")
-    checks += check_max_length(token_ids, max_length, ids_name)
-    checked = [ids_name]
+    token_ids = check_range(token_ids, vocabulary_size, ids_name, "vocabulary")
+    checked[ids_name] = check_max_length(token_ids, max_length, ids_name)
     for name, size, what in [(f"{prefix}padding_mask", None, None), *extra]:
         if inputs.get(name) is None:
             continue
-        values = tf.convert_to_tensor(inputs[name])
-        checks += check_same_shape(token_ids, values, ids_name, name)
+        values = ops.convert_to_tensor(inputs[name])
+        values = check_same_shape(token_ids, values, ids_name, name)
         if size is not None:
-            checks += check_range(values, size, name, what)
-        checked.append(name)
-    if not checks:
-        return inputs
-    with tf.control_dependencies(checks):
-        return {**inputs, **{name: tf.identity(inputs[name]) for name in checked}}
+            values = check_range(values, size, name, what)
+        checked[name] = values
+    return checked
 
 
 def check_positions(positions, token_ids, name="output_positions"):
-    """Raise unless `positions` (B, P) are positions of `token_ids` (B, T).
-
-    Returns `positions` as int32, tied to the check when running in a graph.
-    """
-    positions = tf.convert_to_tensor(positions)
+    """`positions` (B, P) as int32, once they are known to be positions of
+    `token_ids` (B, T)."""
+    positions = ops.convert_to_tensor(positions)
     check_rank(positions, 2, name)
-    length = token_ids.shape[1]
-    if length is None:
-        length = tf.shape(token_ids)[1]
-    checks = check_range(positions, length, name, "positions of `token_ids`")
-    positions = tf.cast(positions, "int32")
-    if not checks:
-        return positions
-    with tf.control_dependencies(checks):
-        return tf.identity(positions)
+    length = ops.shape(token_ids)[1]
+    return ops.cast(check_range(positions, length, name,
+                                "positions of `token_ids`"), "int32")
 
 
 def check_cache_length(max_length, max_sequence_length):
     """A cache may not be longer than the positions the model has."""
-    if tf.is_tensor(max_length) and not tf.executing_eagerly():
-        tf.debugging.assert_less_equal(  # a stateful op: it runs
-            max_length, max_sequence_length,
-            message=f"A cache is longer than the model's max_sequence_length "
-                    f"{max_sequence_length}.")
-        return
-    if max_length > max_sequence_length:
-        raise ValueError(
-            f"A cache of length {max_length} exceeds the model's "
-            f"max_sequence_length {max_sequence_length}."
-        )
+    message = (f"A cache of length {max_length} exceeds the model's "
+               f"max_sequence_length {max_sequence_length}.")
+    backend.ensure(None, ops.convert_to_tensor(max_length)
+                   <= max_sequence_length, message)
 
 
 def check_decoding_inputs(token_ids, vocabulary_size, cache, start, name):
-    """Checks for `token_ids` (B, T) written into `cache` at `start`.
-
-    Returns `token_ids`, tied to the checks when running in a graph.
-    """
-    token_ids = tf.convert_to_tensor(token_ids)
+    """`token_ids` (B, T), once they are known to be in the vocabulary and
+    to fit in `cache` (B, 2, S, N, H) when written at `start`."""
+    token_ids = ops.convert_to_tensor(token_ids)
     check_rank(token_ids, 2, name)
-    checks = check_range(token_ids, vocabulary_size, name, "vocabulary")
+    token_ids = check_range(token_ids, vocabulary_size, name, "vocabulary")
     cache_length = cache.shape[2]
     size = "" if cache_length is None else f" (length {cache_length})"
     if cache_length is None:  # traced with open shapes
-        cache_length = tf.shape(cache)[2]
-    end = start + tf.shape(token_ids)[1]
+        cache_length = ops.shape(cache)[2]
+    end = start + ops.shape(token_ids)[1]
     message = (
         f"`{name}` written at cache_update_index would run past the end of "
         f"the cache{size}; allocate a longer cache."
     )
-    if tf.executing_eagerly():
-        if int(end) > cache_length or int(start) < 0:
-            raise ValueError(f"{message} Index {int(start)}.")
-    else:
-        checks.append(tf.debugging.assert_less_equal(end, cache_length,
-                                                     message=message))
-    if not checks:
-        return token_ids
-    with tf.control_dependencies(checks):
-        return tf.identity(token_ids)
+    fits = ops.logical_and(ops.convert_to_tensor(end) <= cache_length,
+                           ops.convert_to_tensor(start) >= 0)
+    return backend.ensure(token_ids, fits, message,
+                          lambda: f"Index {int(ops.convert_to_numpy(start))}.")
 
 
 def check_labels(labels, num_classes, name="labels"):
-    """Raise unless every integer label lies in [0, num_classes).
+    """`labels` as integers, once every label is known to lie in
+    [0, num_classes).
 
-    Returns `labels`, tied to the check when running in a graph. A label
-    out of range would otherwise give an error on one device, a clamped
-    lookup on another and NaN under XLA. Mark positions that should not
-    count with a sample weight of 0, not with an out-of-range label.
+    A label out of range would otherwise give an error on one device, a
+    clamped lookup on another and NaN under XLA. Mark positions that should
+    not count with a sample weight of 0, not with an out-of-range label.
     """
-    labels = tf.convert_to_tensor(labels)
-    checks = []
-    if not labels.dtype.is_integer:  # class ids given as floats
-        whole = tf.cast(tf.cast(labels, "int64"), labels.dtype)
-        message = f"`{name}` must be whole numbers (class ids)."
-        if tf.executing_eagerly():
-            if not np.array_equal(np.asarray(whole), np.asarray(labels)):
-                raise ValueError(message)
-        else:
-            checks.append(tf.debugging.assert_equal(whole, labels,
-                                                    message=message))
-        labels = tf.cast(labels, "int64")
-    checks += check_range(labels, num_classes, name, "classes")
-    if not checks:
-        return labels
-    with tf.control_dependencies(checks):
-        return tf.identity(labels)
+    labels = ops.convert_to_tensor(labels)
+    dtype = keras.backend.standardize_dtype(labels.dtype)
+    if "int" not in dtype:  # class ids given as floats
+        whole = ops.all(ops.equal(ops.round(labels), labels))
+        labels = backend.ensure(
+            labels, whole, f"`{name}` must be whole numbers (class ids).")
+        labels = ops.cast(labels, "int32")
+    return check_range(labels, num_classes, name, "classes")
+
+
+# Checking data before Keras compiles a step ---------------------------------
+
+
+def _check_batch(model, x, y):
+    if isinstance(x, dict):
+        model.check_inputs(x)
+    if y is not None:
+        model.check_labels(y)
+
+
+def _checked_dataset(model, dataset):
+    """`dataset` with each batch checked in the input pipeline (as NumPy, so
+    on any backend), before Keras hands it to the compiled step."""
+    import tensorflow as tf
+
+    def check(*batch):
+        batch = batch[0] if len(batch) == 1 else batch
+        flat = tf.nest.flatten(batch)
+
+        def check_values(*values):
+            values = tf.nest.pack_sequence_as(batch, list(values))
+            x, y, _ = keras.utils.unpack_x_y_sample_weight(values)
+            _check_batch(model, x, y)
+            return np.True_
+
+        done = tf.numpy_function(check_values, flat, Tout=tf.bool)
+        with tf.control_dependencies([done]):
+            return tf.nest.map_structure(tf.identity, batch)
+
+    return dataset.map(check)
+
+
+def checked_data(model, x, y=None):
+    """`(x, y)` for `fit`, `evaluate` or `predict`, checked or made to be.
+
+    Arrays (and dicts of them) are checked now, once. A `tf.data.Dataset`
+    `x` is checked batch by batch as Keras draws it. Python generators are
+    checked batch by batch too. Other inputs (`keras.utils.PyDataset`) are
+    checked only where the backend can assert in the graph.
+    """
+    import tensorflow as tf
+
+    if isinstance(x, tf.data.Dataset):
+        return _checked_dataset(model, x), y
+    if isinstance(x, dict) or y is not None:
+        _check_batch(model, x, y)
+        return x, y
+    if hasattr(x, "__next__"):  # a generator of batches
+        def checked(batches):
+            for batch in batches:
+                inputs, labels, _ = keras.utils.unpack_x_y_sample_weight(batch)
+                _check_batch(model, inputs, labels)
+                yield batch
+        return checked(x), y
+    return x, y
+
+
+def _checked_validation(model, validation_data):
+    if validation_data is None:
+        return None
+    if isinstance(validation_data, (tuple, list)):
+        x, y = validation_data[0], (validation_data[1]
+                                    if len(validation_data) > 1 else None)
+        checked_data(model, x, y)
+        return validation_data
+    return checked_data(model, validation_data)[0]
+
+
+def checks_data_first(cls):
+    """Class decorator: `fit`, `evaluate`, `predict` and the `*_on_batch`
+    methods of `cls` check their data with `check_inputs` / `check_labels`
+    before Keras runs a compiled step, where XLA and `jax.jit` would drop
+    the checks. `fit` and `evaluate` also build the optimizer and metric
+    state before the step is traced (see `zoo.compat`)."""
+    base = keras.Model
+
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        x, y = checked_data(self, x, y)
+        validation_data = _checked_validation(self, validation_data)
+        _build_first(self, x, y, kwargs.get("sample_weight"))
+        return base.fit(self, x, y, *args, validation_data=validation_data,
+                        **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        x, y = checked_data(self, x, y)
+        _build_first(self, x, y, kwargs.get("sample_weight"))
+        return base.evaluate(self, x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        return base.predict(self, checked_data(self, x)[0], *args, **kwargs)
+
+    def train_on_batch(self, x, y=None, *args, **kwargs):
+        _check_batch(self, x, y)
+        return base.train_on_batch(self, x, y, *args, **kwargs)
+
+    def test_on_batch(self, x, y=None, *args, **kwargs):
+        _check_batch(self, x, y)
+        return base.test_on_batch(self, x, y, *args, **kwargs)
+
+    def predict_on_batch(self, x):
+        _check_batch(self, x, None)
+        return base.predict_on_batch(self, x)
+
+    for method in (fit, evaluate, predict, train_on_batch, test_on_batch,
+                   predict_on_batch):
+        method.__doc__ = getattr(base, method.__name__).__doc__
+        setattr(cls, method.__name__, method)
+    return cls
+
+
+def _build_first(model, x, y, sample_weight):
+    """Build the step's state from the data's shapes (compat.py)."""
+    import tensorflow as tf
+
+    if isinstance(x, tf.data.Dataset):
+        compat.build_before_first_trace(model, x.element_spec)
+    elif isinstance(x, dict):
+        compat.build_before_first_trace(model, (x, y, sample_weight))

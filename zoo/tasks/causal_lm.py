@@ -9,7 +9,7 @@ from zoo.tasks import generation
 from zoo.tasks.losses import SparseCrossEntropy
 from zoo.tasks.task import Task
 from zoo.tasks.task import shift_left
-from zoo.xla import compiling_for_xla
+from zoo.compat import compiling_for_xla
 
 
 def perplexity():

@@ -2,7 +2,6 @@
 prediction (Devlin et al. 2018, section 3.1)."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from zoo.blocks.feed_forward import ACTIVATIONS
@@ -71,7 +70,7 @@ class MaskedLM(Task):
     def check_inputs(self, inputs):
         inputs = self.backbone.check_inputs(inputs)
         positions = check_positions(inputs["mask_positions"],
-                                    tf.convert_to_tensor(inputs["token_ids"]),
+                                    ops.convert_to_tensor(inputs["token_ids"]),
                                     "mask_positions")
         return {**inputs, "mask_positions": positions}
 

@@ -7,14 +7,14 @@ weights so that padding never counts in the loss or the metrics.
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
 
-from zoo.models.backbone import CheckedModel
 from zoo.models.checks import check_labels
+from zoo.models.checks import checks_data_first
 
 
-class Task(CheckedModel):
+@checks_data_first
+class Task(keras.Model):
     """Base class of the zoo's tasks.
 
     Subclasses build their head in `__init__` (so that every weight exists
@@ -143,7 +143,7 @@ def shift_left(x, ids_key, mask_key):
     The label at position t is token t + 1; the last position has none, and
     neither has a position whose next token is padding.
     """
-    token_ids = tf.convert_to_tensor(x[ids_key])
+    token_ids = ops.convert_to_tensor(x[ids_key])
     mask = x.get(mask_key)
     mask = ops.ones_like(token_ids) if mask is None else mask
     labels = ops.pad(token_ids[:, 1:], [[0, 0], [0, 1]])  # (B, T)

@@ -1,0 +1,151 @@
+"""The little that differs between Keras backends, in one place.
+
+The zoo's layers, models and tasks are written in `keras.ops` and
+`keras.random` and run on TensorFlow, JAX and PyTorch alike. What cannot
+be written that way lives here:
+
+- `is_concrete(x)`: whether `x` holds values now, or is being traced
+  (a TensorFlow graph, a `jax.jit` trace, a Keras symbolic tensor);
+- `ensure(value, condition, message)`: the input checks' one way to fail.
+  On values it raises `ValueError(message)` at once. In a TensorFlow graph
+  it adds an assertion that runs before `value` is used (XLA drops it, so
+  the zoo's models also check their data before `fit`, `evaluate` and
+  `predict` compile a step). Under `jax.jit` nothing can be checked: the
+  data was checked before the compiled step;
+- `compile_function(...)`: how each backend compiles a whole function,
+  used by generation (XLA `tf.function` on TensorFlow, `jax.jit` on JAX,
+  eager PyTorch under `torch.no_grad`);
+- `require_tensorflow(what)`: a clear refusal of what only TensorFlow does.
+"""
+
+import functools
+
+import keras
+import numpy as np
+from keras import ops
+
+
+def name():
+    """"tensorflow", "jax" or "torch"."""
+    return keras.backend.backend()
+
+
+def is_concrete(x):
+    """True if `x` holds values that Python can read now."""
+    if isinstance(x, (np.ndarray, np.generic, int, float, bool)):
+        return True
+    if isinstance(x, keras.KerasTensor):
+        return False
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return not tf.is_symbolic_tensor(x)
+    if backend == "jax":
+        import jax
+
+        return not isinstance(x, jax.core.Tracer)
+    if backend == "torch":
+        import torch
+
+        return not torch.compiler.is_compiling()
+    return True
+
+
+def ensure(value, condition, message, details=None):
+    """`value`, once `condition` (a bool tensor, all of it) is known true.
+
+    Args:
+        value: a tensor or a structure of tensors to return.
+        condition: bool tensor; every element must be true.
+        message: what is wrong and what to do, if it is false.
+        details: optional callable giving more text from concrete values
+            (such as the bad ids found); called only when raising eagerly.
+
+    Raises:
+        ValueError: at once, when `condition` has values and is false.
+    """
+    if is_concrete(condition):
+        if not np.all(ops.convert_to_numpy(condition)):
+            raise ValueError(message + (f" {details()}" if details else ""))
+        return value
+    if name() == "tensorflow" and not isinstance(condition, keras.KerasTensor):
+        import tensorflow as tf
+
+        check = tf.debugging.assert_equal(
+            tf.reduce_all(condition), True, message=message)
+        if value is None:  # a stateful op: tf.function runs it anyway
+            return None
+        with tf.control_dependencies([check]):
+            return tf.nest.map_structure(tf.identity, value)
+    return value
+
+
+def compile_function(function, variables, jit_compile=True,
+                     input_signature=None, static_argnames=()):
+    """`function(*tensors)` compiled the way the backend compiles.
+
+    - TensorFlow: `tf.function` with `input_signature` (batch and length
+      left open), XLA-compiled if `jit_compile`; XLA compiles once per
+      concrete shape.
+    - JAX: `jax.jit`, with the model's `variables` passed in as arguments
+      (a `keras.StatelessScope` maps them), so that the compiled program
+      reads the current weights instead of folding them in as constants.
+      It compiles once per shape and per value of `static_argnames`.
+    - PyTorch: eager, under `torch.no_grad()`.
+
+    Returns:
+        A callable with `function`'s arguments, and a `tracing_count()`
+        method: how many times `function` was traced (TensorFlow, JAX).
+    """
+    traces = []
+
+    def traced(*args, **kwargs):
+        traces.append(1)
+        return function(*args, **kwargs)
+
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        compiled = tf.function(traced, jit_compile=jit_compile,
+                               input_signature=input_signature)
+    elif backend == "jax" and jit_compile:
+        compiled = _jax_jit(traced, variables, static_argnames)
+    elif backend == "torch":
+        import torch
+
+        compiled = torch.no_grad()(traced)
+    else:
+        compiled = traced
+    compiled = functools.wraps(function)(compiled)
+    compiled.tracing_count = lambda: len(traces)
+    return compiled
+
+
+def _jax_jit(function, variables, static_argnames):
+    import jax
+
+    def stateless(values, *args, **kwargs):
+        with keras.StatelessScope(state_mapping=zip(variables, values)):
+            return function(*args, **kwargs)
+
+    compiled = jax.jit(stateless, static_argnames=tuple(static_argnames))
+
+    def call(*args, **kwargs):
+        return compiled([v.value for v in variables], *args, **kwargs)
+
+    return call
+
+
+def require_tensorflow(what):
+    """Refuse `what` unless Keras runs on TensorFlow."""
+    backend = name()
+    if backend == "tensorflow":
+        return
+    raise RuntimeError(
+        f"{what} writes a TensorFlow graph, so it runs on Keras' TensorFlow "
+        f"backend; this process runs on {backend}. Load the model in a "
+        "TensorFlow process (KERAS_BACKEND=tensorflow, the default) and run "
+        "it there: a .keras file saved on any backend loads unchanged.")
+

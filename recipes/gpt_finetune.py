@@ -39,7 +39,7 @@ from zoo.data import language_modeling
 from zoo.data import numbers
 from zoo.models import GPTDecoder
 from zoo.tasks import CausalLM
-from zoo.tasks import generation
+from zoo.generation import requests
 from zoo.training import recipe
 from zoo.training import run
 
@@ -137,7 +137,7 @@ def main(argv):
     after = complete(task, prompts, length)
     print(json.dumps(metrics, indent=2))
 
-    decode = lambda ids: generation.detokenize(tokenizer, [ids])[0]  # noqa
+    decode = lambda ids: requests.detokenize(tokenizer, [ids])[0]  # noqa
     samples = []
     for prompt, old, new in zip(prompts, before, after):
         samples.append(f"prompt: {decode(prompt)!r}\nbefore: {old!r}\n"
@@ -240,7 +240,7 @@ def complete(task, prompts, length):
     if not prompts:
         return []
     new = generate(task, prompts, length, length)
-    return generation.detokenize(task.tokenizer, new,
+    return requests.detokenize(task.tokenizer, new,
                                  drop={task.tokenizer.end_token_id})
 
 

@@ -47,7 +47,7 @@ from zoo.data import parallel
 from zoo.data import seq2seq
 from zoo.models import Transformer
 from zoo.tasks import Seq2SeqLM
-from zoo.tasks import generation
+from zoo.generation import requests
 from zoo.training import recipe
 from zoo.training import run
 
@@ -238,7 +238,7 @@ def translate(task, source_ids, sampler):
             [source_ids[i] for i in chunk], sampler=sampler,
             num_beams=FLAGS.num_beams, length_penalty=FLAGS.length_penalty,
         )
-        texts = generation.detokenize(task.tokenizer, rows, drop=set(stops))
+        texts = requests.detokenize(task.tokenizer, rows, drop=set(stops))
         for i, text in zip(chunk, texts):
             outputs[i] = text
     return outputs

@@ -81,17 +81,26 @@ def ensure(value, condition, message, details=None):
     return value
 
 
-def compile_function(function, variables, jit_compile=True,
-                     input_signature=None, static_argnames=()):
-    """`function(*tensors)` compiled the way the backend compiles.
+class Spec:
+    """A tensor's shape (None where open) and dtype, for a compiled
+    function's input signature on TensorFlow."""
 
-    - TensorFlow: `tf.function` with `input_signature` (batch and length
-      left open), XLA-compiled if `jit_compile`; XLA compiles once per
-      concrete shape.
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+
+def compile_function(function, variables, jit_compile=True,
+                     input_signature=None, static_argnums=()):
+    """`function(*args)` compiled the way the backend compiles.
+
+    - TensorFlow: `tf.function` with `input_signature` (nested `Spec`s;
+      batch and lengths left open), XLA-compiled if `jit_compile`; XLA
+      compiles once per concrete shape.
     - JAX: `jax.jit`, with the model's `variables` passed in as arguments
       (a `keras.StatelessScope` maps them), so that the compiled program
       reads the current weights instead of folding them in as constants.
-      It compiles once per shape and per value of `static_argnames`.
+      It compiles once per shape and per value of the arguments at
+      `static_argnums` (Python ints).
     - PyTorch: eager, under `torch.no_grad()`.
 
     Returns:
@@ -100,18 +109,21 @@ def compile_function(function, variables, jit_compile=True,
     """
     traces = []
 
-    def traced(*args, **kwargs):
+    def traced(*args):
         traces.append(1)
-        return function(*args, **kwargs)
+        return function(*args)
 
     backend = name()
     if backend == "tensorflow":
         import tensorflow as tf
 
+        signature = tf.nest.map_structure(
+            lambda spec: tf.TensorSpec(spec.shape, spec.dtype),
+            input_signature)
         compiled = tf.function(traced, jit_compile=jit_compile,
-                               input_signature=input_signature)
+                               input_signature=signature)
     elif backend == "jax" and jit_compile:
-        compiled = _jax_jit(traced, variables, static_argnames)
+        compiled = _jax_jit(traced, variables, static_argnums)
     elif backend == "torch":
         import torch
 
@@ -123,17 +135,18 @@ def compile_function(function, variables, jit_compile=True,
     return compiled
 
 
-def _jax_jit(function, variables, static_argnames):
+def _jax_jit(function, variables, static_argnums):
     import jax
 
-    def stateless(values, *args, **kwargs):
+    def stateless(values, *args):
         with keras.StatelessScope(state_mapping=zip(variables, values)):
-            return function(*args, **kwargs)
+            return function(*args)
 
-    compiled = jax.jit(stateless, static_argnames=tuple(static_argnames))
+    compiled = jax.jit(stateless,
+                       static_argnums=tuple(i + 1 for i in static_argnums))
 
-    def call(*args, **kwargs):
-        return compiled([v.value for v in variables], *args, **kwargs)
+    def call(*args):
+        return compiled([v.value for v in variables], *args)
 
     return call
 

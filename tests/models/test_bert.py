@@ -48,26 +48,17 @@ def test_is_bidirectional():
                            model(y)["sequence_output"][:, 0])
 
 
-def test_output_positions_are_those_rows_of_the_full_output():
+def test_pooled_only_gives_the_full_computations_cls_row():
     model = BertEncoder(**CONFIG, dropout=0.0)
     x = inputs(length=6, batch=2)
     x["padding_mask"][1, 4:] = 0
     full = model(x)
-    positions = np.array([[5, 1, 1], [0, 3, 2]], "int32")
-    part = model(x, output_positions=positions)
-    np.testing.assert_allclose(
-        part["sequence_output"],
-        np.take_along_axis(np.asarray(full["sequence_output"]),
-                           positions[:, :, None], axis=1), atol=1e-5)
+    part = model(x, pooled_only=True)
+    assert part["sequence_output"].shape == (2, 1, 8)
+    np.testing.assert_allclose(part["sequence_output"],
+                               full["sequence_output"][:, :1], atol=1e-5)
     np.testing.assert_allclose(part["pooled_output"], full["pooled_output"],
                                atol=1e-5)
-    none = model(x, output_positions=positions[:, :0])
-    assert none["sequence_output"].shape == (2, 0, 8)
-    np.testing.assert_allclose(none["pooled_output"], full["pooled_output"],
-                               atol=1e-5)
-    with pytest.raises(ValueError, match=r"`output_positions` must lie in "
-                                         r"\[0, 6\)"):
-        model(x, output_positions=positions + 1)
 
 
 def test_equals_keras_hub_bert_backbone():

@@ -149,8 +149,7 @@ def test_no_retrace_on_a_second_call(gpt):
     # Other prompts of similar lengths share the graph too.
     lm.generate([[3, 4, 5], [6, 7, 8, 9, 10, 11], [12, 13]], max_new_tokens=7,
                 sampler="top_k", top_k=3)
-    (function,) = lm._generate_functions.values()
-    assert function.experimental_get_tracing_count() == 1
+    assert lm.generator.tracing_count() == 1
 
 
 @pytest.mark.parametrize("sampler", ["random", "top_k", "top_p"])

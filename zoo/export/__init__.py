@@ -22,10 +22,17 @@ import tempfile
 
 import tensorflow as tf
 
+from zoo import backend
 from zoo.export import encoders
 from zoo.export import generators
 from zoo.export import serving
+from zoo.export.model_dir import read_model_dir
 from zoo.export.text import GraphTokenizer
+from zoo.tasks import CausalLM
+from zoo.tasks import MaskedLM
+from zoo.tasks import Seq2SeqLM
+from zoo.tasks import SequenceClassifier
+from zoo.tasks import TokenClassifier
 
 
 def serving_module(task, *, labels=None, sequence_length=None, pairs=False,
@@ -49,12 +56,7 @@ def serving_module(task, *, labels=None, sequence_length=None, pairs=False,
             it; not tried here). False exports the same loop as a plain
             graph, slower, and its ids may differ from XLA's in near ties.
     """
-    from zoo.tasks import CausalLM
-    from zoo.tasks import MaskedLM
-    from zoo.tasks import Seq2SeqLM
-    from zoo.tasks import SequenceClassifier
-    from zoo.tasks import TokenClassifier
-
+    backend.require_tensorflow("SavedModel export")
     tokenizer = task.tokenizer
     if tokenizer is None and not isinstance(task, CausalLM):
         raise ValueError(
@@ -138,24 +140,6 @@ def export_model_dir(model_dir, export_dir, **options):
     Reads `model.keras` and `run.json` (labels, sequence length, sentence
     pairs); `options` override what `run.json` says.
     """
-    import keras
-
-    import zoo  # noqa: F401  registers the zoo's classes
-    from zoo.training import run
-
-    path = os.path.join(model_dir, "model.keras")
-    if not os.path.isfile(path):
-        hint = (" The run has not finished: its final model is written after "
-                "the last step." if os.path.isdir(
-                    os.path.join(model_dir, "checkpoints")) else "")
-        raise FileNotFoundError(
-            f"No final model in {model_dir!r} (expected {path}).{hint}")
-    described = run.read_json(os.path.join(model_dir, "run.json"))
-    task = keras.saving.load_model(path, compile=False)
-    defaults = {
-        "labels": described.get("labels"),
-        "sequence_length": described.get("sequence_length"),
-        "pairs": described.get("segments", 1) == 2,
-    }
-    defaults = {k: v for k, v in defaults.items() if v is not None}
+    backend.require_tensorflow("SavedModel export")
+    task, defaults = read_model_dir(model_dir)
     return export(task, export_dir, **{**defaults, **options})

@@ -82,7 +82,7 @@ class ClassifierModule(_EncoderModule):
         return self._outputs(self.task(inputs, training=False))
 
     def _classify_ids(self, token_ids, segment_ids, padding_mask):
-        token_ids, _ = self._check_ids(token_ids, padding_mask)
+        token_ids = self._check_ids(token_ids, padding_mask)
         logits = self.task(self._inputs(token_ids, segment_ids, padding_mask),
                            training=False)
         return {"logits": float32(logits), **self._outputs(logits)}
@@ -144,7 +144,7 @@ class TaggerModule(_EncoderModule):
                 "num_words": tf.cast(words.row_lengths(), "int32")}
 
     def _tag_ids(self, token_ids, segment_ids, padding_mask):
-        token_ids, _ = self._check_ids(token_ids, padding_mask)
+        token_ids = self._check_ids(token_ids, padding_mask)
         logits = float32(self.task(
             self._inputs(token_ids, segment_ids, padding_mask), training=False))
         return {"logits": logits,
@@ -221,7 +221,7 @@ class MaskedLMModule(_EncoderModule):
         return self._fill(self._inputs(token_ids, segment_ids, mask))
 
     def _fill_mask_ids(self, token_ids, segment_ids, padding_mask):
-        token_ids, _ = self._check_ids(token_ids, padding_mask)
+        token_ids = self._check_ids(token_ids, padding_mask)
         return self._fill(self._inputs(token_ids, segment_ids, padding_mask))
 
     def signatures(self):

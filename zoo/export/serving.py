@@ -20,7 +20,7 @@ length (rounded up to a multiple of 32, as `generate` does in Python).
 
 import tensorflow as tf
 
-from zoo.models.checks import check_range
+from zoo.generation import prepare
 
 
 def strings_spec(name):
@@ -68,25 +68,14 @@ class ServingModule(tf.Module):
         """`{name: concrete function}`; "serving_default" is the first."""
         raise NotImplementedError
 
-    def _check_ids(self, token_ids, padding_mask, name="token_ids"):
-        """Id range and right-padding checks of an id signature's inputs."""
-        vocabulary_size = self.task.backbone.vocabulary_size
-        token_ids = check_range(token_ids, vocabulary_size, name, "vocabulary")
-        checks = []
-        mask = tf.cast(padding_mask, "bool")
-        lengths = tf.reduce_sum(tf.cast(mask, "int32"), axis=1)
-        positions = tf.range(tf.shape(mask)[1])
-        right_padded = tf.reduce_all(
-            tf.equal(mask, positions[None, :] < lengths[:, None]))
-        checks.append(graph_assert(
-            right_padded,
-            "`padding_mask` must be right-padded: ones, then zeros, in every "
-            "row."))
-        checks.append(tf.debugging.assert_equal(
-            tf.shape(token_ids), tf.shape(padding_mask),
-            message="`token_ids` and `padding_mask` must have the same shape."))
-        with tf.control_dependencies(checks):
-            return tf.identity(token_ids), lengths
+    def _check_ids(self, token_ids, padding_mask):
+        """An id signature's inputs, once the backbone's checks (ids in the
+        vocabulary, one shape) and right-padding hold."""
+        checked = self.task.backbone.check_inputs(
+            {"token_ids": token_ids, "padding_mask": padding_mask})
+        lengths = prepare.right_padded_lengths(checked["padding_mask"])
+        with tf.control_dependencies([lengths]):
+            return tf.identity(checked["token_ids"])
 
 
 def label_names(labels, count):

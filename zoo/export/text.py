@@ -98,14 +98,3 @@ def row_positions(ids):
     """(B, None) ragged -> the same ragged shape holding 0, 1, 2, ... per row."""
     return tf.ragged.range(ids.row_lengths())
 
-
-def largest_power_of_two(n):
-    """The largest power of two <= n, for an int32 scalar n >= 1."""
-    power = tf.constant(1, "int32")
-    return tf.while_loop(lambda p: p * 2 <= n, lambda p: [p * 2], [power])[0]
-
-
-def bucket(length, limit, multiple=32):
-    """`zoo.tasks.generation.bucket` on scalar tensors."""
-    rounded = (length + multiple - 1) // multiple * multiple
-    return tf.minimum(rounded, tf.maximum(limit, length))

@@ -8,7 +8,6 @@ from zoo.blocks import LearnedPositionEmbedding
 from zoo.blocks import TokenEmbedding
 from zoo.blocks.dropout import Dropout
 from zoo.models.backbone import Backbone
-from zoo.models.checks import check_positions
 from zoo.models.checks import check_token_inputs
 
 
@@ -38,17 +37,15 @@ class BertEncoder(Backbone):
     Call arguments:
         inputs: dict with `token_ids` (B, T) int, `segment_ids` (B, T) int
             and `padding_mask` (B, T), 1 for real tokens.
-        output_positions: optional (B, P) int, the positions whose outputs
-            the caller reads; (B, 0) for [CLS] alone, as `SequenceClassifier`
-            asks. The last block then computes only these rows and [CLS]'s:
-            its attention queries and its feed-forward network see 1 + P
-            rows instead of T; its keys and values still come from every
-            position. The outputs are the same numbers as the full
-            computation's rows.
+        pooled_only: bool. Compute only what `pooled_output` needs, as
+            `SequenceClassifier` asks: the last block's attention queries
+            and its feed-forward network run on [CLS]'s row alone (its keys
+            and values still come from every position), a 1/T share of
+            that block's queries. `sequence_output` is then [CLS]'s row,
+            (B, 1, D); the numbers are those of the full computation.
 
     Returns:
-        dict with `sequence_output` (B, T, D), or (B, P, D) for
-        `output_positions`, and `pooled_output` (B, D).
+        dict with `sequence_output` (B, T, D) and `pooled_output` (B, D).
 
     Example:
 
@@ -147,7 +144,7 @@ class BertEncoder(Backbone):
             extra=[("segment_ids", self.num_segments, "segment ids")],
         )
 
-    def call(self, inputs, training=None, output_positions=None):
+    def call(self, inputs, training=None, pooled_only=False):
         inputs = self.check_inputs(inputs)
         token_ids = inputs["token_ids"]
         segment_ids = inputs.get("segment_ids")
@@ -162,24 +159,10 @@ class BertEncoder(Backbone):
         x = x + self.segment_embedding(segment_ids)  # (B, T, D)
         x = self.embeddings_layer_norm(x)
         x = self.embeddings_dropout(x, training=training)
-        blocks = self.transformer_layers
-        if output_positions is not None:
-            *blocks, last = blocks
+        *blocks, last = self.transformer_layers
         for block in blocks:
             x = block(x, padding_mask=padding_mask, training=training)
-        if output_positions is not None:
-            rows = x[:, :1]  # [CLS], for the pooled output
-            output_positions = ops.convert_to_tensor(output_positions)
-            # (B, 0): [CLS] alone, with no gather and no (empty) check; with
-            # them a bert_tiny classifier step under XLA took 145 ms, not 109.
-            if output_positions.shape[1] != 0:
-                positions = check_positions(output_positions, token_ids)
-                gathered = ops.take_along_axis(x, positions[:, :, None], axis=1)
-                rows = ops.concatenate([rows, gathered], axis=1)  # (B, 1+P, D)
-            rows = last(x, padding_mask=padding_mask, query=rows,
-                        training=training)
-            x, cls = rows[:, 1:], rows[:, 0, :]
-        else:
-            cls = x[:, 0, :]
-        pooled = self.pooled_dense(cls)  # (B, D), from the [CLS] token
+        query = x[:, :1] if pooled_only else None  # [CLS]: (B, 1, D)
+        x = last(x, padding_mask=padding_mask, query=query, training=training)
+        pooled = self.pooled_dense(x[:, 0, :])  # (B, D), from [CLS]
         return {"sequence_output": x, "pooled_output": pooled}

@@ -1,7 +1,6 @@
 """Sentence and token classification heads over a BERT-style encoder."""
 
 import keras
-from keras import ops
 
 from zoo.blocks.dropout import Dropout
 from zoo.tasks.losses import SparseCrossEntropy
@@ -9,46 +8,26 @@ from zoo.tasks.task import Task
 from zoo.tasks.task import padding_weights
 
 
-def _head_initializer():
-    return keras.initializers.TruncatedNormal(stddev=0.02)  # as BERT
-
-
-class _Classifier(Task):
-    """Dropout and a dense layer over a backbone output; the shared part of
-    `SequenceClassifier` and `TokenClassifier`."""
-
-    default_learning_rate = 5e-5  # Devlin et al. 2018: 5e-5, 3e-5 or 2e-5
-    min_classes = 1
-
-    def __init__(self, backbone, num_classes, dropout=0.1, tokenizer=None,
-                 **kwargs):
-        super().__init__(backbone, tokenizer, **kwargs)
-        if num_classes < self.min_classes:
-            raise ValueError(
-                f"`num_classes` must be >= {self.min_classes}; got {num_classes}."
-            )
-        self.num_classes = num_classes
-        self.dropout = dropout
-        policy = backbone.dtype_policy
-        self.head_dropout = Dropout(dropout, dtype=policy,
-                                                 name="head_dropout")
-        self.head = keras.layers.Dense(
-            num_classes, kernel_initializer=_head_initializer(),
-            dtype=policy, name="head",
+def classifier_head(backbone, num_classes, dropout, min_classes):
+    """`(head_dropout, head)`: dropout, then a dense layer to `num_classes`
+    logits, initialized as BERT's (truncated normal, stddev 0.02)."""
+    if num_classes < min_classes:
+        raise ValueError(
+            f"`num_classes` must be >= {min_classes}; got {num_classes}."
         )
-        self.head.build((None, None, backbone.hidden_dim))
-
-    def classify(self, features, training):
-        """(..., D) -> (..., num_classes) logits."""
-        return self.head(self.head_dropout(features, training=training))
-
-    def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes,
-                "dropout": self.dropout}
+    policy = backbone.dtype_policy
+    head_dropout = Dropout(dropout, dtype=policy, name="head_dropout")
+    head = keras.layers.Dense(
+        num_classes,
+        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        dtype=policy, name="head",
+    )
+    head.build((None, None, backbone.hidden_dim))
+    return head_dropout, head
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class SequenceClassifier(_Classifier):
+class SequenceClassifier(Task):
     """Classify (or score) a sentence or a sentence pair.
 
     Dropout and a dense layer on the backbone's `pooled_output` (Devlin et
@@ -74,12 +53,22 @@ class SequenceClassifier(_Classifier):
     >>> model.fit(x, labels)
     """
 
+    default_learning_rate = 5e-5  # Devlin et al. 2018: 5e-5, 3e-5 or 2e-5
+
+    def __init__(self, backbone, num_classes, dropout=0.1, tokenizer=None,
+                 **kwargs):
+        super().__init__(backbone, tokenizer, **kwargs)
+        self.num_classes = num_classes
+        self.dropout = dropout
+        self.head_dropout, self.head = classifier_head(
+            backbone, num_classes, dropout, min_classes=1)
+
     def call(self, inputs, training=None):
         # Only [CLS] is read: its row is the last block's only query.
-        no_positions = ops.zeros_like(inputs["token_ids"][:, :0])  # (B, 0)
         pooled = self.backbone(inputs, training=training,
-                               output_positions=no_positions)["pooled_output"]
-        return self.classify(pooled, training)  # (B, D) -> (B, num_classes)
+                               pooled_only=True)["pooled_output"]  # (B, D)
+        pooled = self.head_dropout(pooled, training=training)
+        return self.head(pooled)  # (B, num_classes)
 
     def label_classes(self):
         return None if self.num_classes == 1 else self.num_classes
@@ -94,9 +83,13 @@ class SequenceClassifier(_Classifier):
             return [keras.metrics.MeanAbsoluteError(name="mae")]
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes,
+                "dropout": self.dropout}
+
 
 @keras.saving.register_keras_serializable(package="zoo")
-class TokenClassifier(_Classifier):
+class TokenClassifier(Task):
     """Tag every token, e.g. named entities in BIO form.
 
     Dropout and a dense layer on the backbone's `sequence_output` (Devlin et
@@ -114,11 +107,20 @@ class TokenClassifier(_Classifier):
         (B, T, num_classes) logits.
     """
 
-    min_classes = 2
+    default_learning_rate = 5e-5  # Devlin et al. 2018: 5e-5, 3e-5 or 2e-5
+
+    def __init__(self, backbone, num_classes, dropout=0.1, tokenizer=None,
+                 **kwargs):
+        super().__init__(backbone, tokenizer, **kwargs)
+        self.num_classes = num_classes
+        self.dropout = dropout
+        self.head_dropout, self.head = classifier_head(
+            backbone, num_classes, dropout, min_classes=2)
 
     def call(self, inputs, training=None):
         x = self.backbone(inputs, training=training)["sequence_output"]
-        return self.classify(x, training)  # (B, T, D) -> (B, T, num_classes)
+        x = self.head_dropout(x, training=training)  # (B, T, D)
+        return self.head(x)  # (B, T, num_classes)
 
     def label_classes(self):
         return self.num_classes
@@ -131,3 +133,7 @@ class TokenClassifier(_Classifier):
 
     def default_metrics(self):
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes,
+                "dropout": self.dropout}

@@ -1,4 +1,5 @@
-"""Cross entropy with label smoothing, averaged over the tokens that count.
+"""Cross entropy with label smoothing, averaged over the tokens that count;
+and the language models' metrics.
 
 Keras 3's `SparseCategoricalCrossentropy` has no label smoothing, and its
 default reduction divides by every position, padding included, so the same
@@ -8,6 +9,7 @@ changes it.
 """
 
 import keras
+import keras_hub
 from keras import ops
 
 
@@ -84,3 +86,9 @@ class SparseCrossEntropy(keras.losses.Loss):
              "label_smoothing": self.label_smoothing}
         )
         return config
+
+
+def language_model_metrics():
+    """Next-token accuracy and perplexity, of the language-model tasks."""
+    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")]

@@ -2,20 +2,31 @@
 forced training and greedy, sampled or beam-search generation."""
 
 import keras
-import numpy as np
-import tensorflow as tf
 from keras import ops
 
-from zoo.tasks import generation
-from zoo.tasks.beam_search import _tile
-from zoo.tasks.causal_lm import TiedLanguageModel
-from zoo.tasks.causal_lm import next_token_logits
+from zoo.backend import Spec
+from zoo.generation import Generator
+from zoo.generation import prepare
+from zoo.generation import requests
+from zoo.generation.beam_search import repeat_for_beams
 from zoo.tasks.losses import SparseCrossEntropy
+from zoo.tasks.losses import language_model_metrics
+from zoo.tasks.task import Task
 from zoo.tasks.task import shift_left
+
+SIGNATURE = [  # of the compiled decoding: inputs, options
+    {"source_ids": Spec([None, None], "int32"),  # (B, S)
+     "source_mask": Spec([None, None], "bool"),  # (B, S)
+     "token_ids": Spec([None, None], "int32"),  # (B, L)
+     "prompt_mask": Spec([None, None], "bool"),  # (B, L)
+     "row_end": Spec([None], "int32"),  # (B,)
+     "stop_token_ids": Spec([None], "int32")},  # (n,)
+    prepare.OPTIONS_SIGNATURE,
+]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class Seq2SeqLM(TiedLanguageModel):
+class Seq2SeqLM(Task):
     """Map a source sequence to a target sequence (Vaswani et al. 2017).
 
     Training is teacher-forced: the decoder reads the target shifted right
@@ -33,7 +44,7 @@ class Seq2SeqLM(TiedLanguageModel):
         tokenizer: optional keras-hub tokenizer with `start_token_id` and
             `end_token_id`; lets `generate` take and return strings.
         label_smoothing: float ε of the default loss.
-        jit_compile_generate: bool. Compile generation with XLA.
+        jit_compile_generate: bool. Compile generation (see `CausalLM`).
 
     Call arguments:
         inputs: dict with `encoder_token_ids`, `encoder_padding_mask` (B, S),
@@ -52,8 +63,18 @@ class Seq2SeqLM(TiedLanguageModel):
 
     def __init__(self, backbone, tokenizer=None, label_smoothing=0.1,
                  jit_compile_generate=True, **kwargs):
-        super().__init__(backbone, tokenizer, jit_compile_generate, **kwargs)
+        super().__init__(backbone, tokenizer, **kwargs)
         self.label_smoothing = label_smoothing
+        self.jit_compile_generate = jit_compile_generate
+        self.generator = Generator(self, self.start_decoding, SIGNATURE,
+                                   jit_compile_generate)
+
+    def call(self, inputs, training=None):
+        hidden = self.backbone(inputs, training=training)  # (B, T, D)
+        return self.backbone.token_embedding(hidden, reverse=True)  # (B, T, V)
+
+    def label_classes(self):
+        return self.backbone.vocabulary_size
 
     def targets(self, x, y, sample_weight):
         if y is None:
@@ -63,6 +84,8 @@ class Seq2SeqLM(TiedLanguageModel):
     def default_loss(self):
         return SparseCrossEntropy(label_smoothing=self.label_smoothing)
 
+    def default_metrics(self):
+        return language_model_metrics()
 
     def generate(self, sources, max_new_tokens=None, sampler="greedy", *,
                  num_beams=4, length_penalty=0.6, temperature=1.0, top_k=None,
@@ -93,13 +116,10 @@ class Seq2SeqLM(TiedLanguageModel):
             being 1 + max_new_tokens rounded up to a multiple of 32. For
             strings: the detokenized targets.
         """
-        text = generation.is_text(sources)
-        single = isinstance(sources, str)
-        if text:
-            sources = generation.tokenize(self.tokenizer, sources, "Seq2SeqLM")
-        source_ids, source_lengths = generation.pack_prompts(sources, "sources")
-        generation.check_sampler(sampler, top_k, top_p, temperature, num_beams)
-        self.backbone.check_inputs({"encoder_token_ids": source_ids})
+        vocabulary_size = self.backbone.vocabulary_size
+        source_ids, source_mask, stops = requests.parse(
+            sources, self.tokenizer, vocabulary_size, "Seq2SeqLM", sampler,
+            top_k, top_p, num_beams, stop_token_ids, name="sources")
         if start_token_id is None:
             start_token_id = getattr(self.tokenizer, "start_token_id", None)
         if start_token_id is None:
@@ -107,96 +127,78 @@ class Seq2SeqLM(TiedLanguageModel):
                 "`generate` needs the decoder's `start_token_id` (the "
                 "tokenizer has none, or there is no tokenizer)."
             )
-        vocabulary_size = self.backbone.vocabulary_size
         if not 0 <= start_token_id < vocabulary_size:
             raise ValueError(
                 f"`start_token_id`={start_token_id} is outside the vocabulary "
                 f"[0, {vocabulary_size})."
             )
-        room = self.backbone.max_sequence_length - 1
-        if max_new_tokens is None:
-            max_new_tokens = min(source_ids.shape[1] + 50, room)
-        if not 1 <= max_new_tokens <= room:
-            raise ValueError(
-                f"`max_new_tokens`={max_new_tokens} does not fit the model's "
-                f"max_sequence_length {room + 1} (with the start token): it "
-                f"must be between 1 and {room}."
-            )
-        stops = generation.stop_ids(stop_token_ids, self.tokenizer,
-                                    vocabulary_size)
-        if sampler == "beam":
-            generation.check_beams(num_beams, stops,
-                                   self.backbone.vocabulary_size)
+        token_ids, mask = self.generate_tensors(
+            source_ids, source_mask, start_token_id, max_new_tokens, stops,
+            sampler, num_beams=num_beams,
+            **requests.options(sampler, temperature, top_k, top_p, seed,
+                               length_penalty))
+        return requests.unpack(token_ids, mask, sources, self.tokenizer,
+                               stops, skip=1)  # the start token
 
-        limit = self.backbone.max_sequence_length
-        width = generation.bucket(source_ids.shape[1], limit)
-        source_ids = np.pad(source_ids, [(0, 0), (0, width - source_ids.shape[1])])
-        batch_size = len(source_ids)
-        total = generation.bucket(1 + max_new_tokens, limit)
-        target_ids = np.zeros((batch_size, total), "int32")
-        target_ids[:, 0] = start_token_id
-        prompt_mask = np.zeros((batch_size, total), bool)
-        prompt_mask[:, 0] = True
-        source_mask = (np.arange(source_ids.shape[1])[None, :]
-                       < source_lengths[:, None])
-        function = self.compiled_generate(
-            self._generate_graph, sampler=sampler,
-            num_beams=num_beams if sampler == "beam" else None,
-        )
-        output_ids, mask = function(
-            tf.constant(source_ids), tf.constant(source_mask),
-            tf.constant(target_ids), tf.constant(prompt_mask),
-            tf.constant(np.full(batch_size, 1 + max_new_tokens, "int32")),
-            tf.constant(stops),
-            generation.options(seed, temperature, top_k, top_p,
-                               length_penalty, self.backbone.vocabulary_size),
-        )
-        output_ids, mask = np.asarray(output_ids), np.asarray(mask)
-        if not (text or isinstance(sources, (list, tuple))):
-            return {"token_ids": output_ids, "padding_mask": mask}
-        rows = [row[m][1:].tolist() for row, m in zip(output_ids, mask)]
-        if not text:
-            return rows
-        texts = generation.detokenize(self.tokenizer, rows, drop=set(stops))
-        return texts[0] if single else texts
+    def generate_tensors(self, source_ids, padding_mask, start_token_id,
+                         max_new_tokens=None, stop_token_ids=(),
+                         sampler="greedy", num_beams=4, jit_compile=None,
+                         **options):
+        """`generate` on tensors, on any backend or inside a TensorFlow
+        graph (the SavedModel's signatures call it).
 
-    def generate_signature(self):
-        return [
-            tf.TensorSpec([None, None], "int32"),  # source_ids (B, S)
-            tf.TensorSpec([None, None], "bool"),  # source_mask (B, S)
-            tf.TensorSpec([None, None], "int32"),  # token_ids (B, L)
-            tf.TensorSpec([None, None], "bool"),  # prompt_mask (B, L)
-            tf.TensorSpec([None], "int32"),  # row_end (B,)
-            tf.TensorSpec([None], "int32"),  # stop_token_ids (n,)
-            generation.OPTIONS_SIGNATURE,
-        ]
+        Args:
+            source_ids: (B, S) right-padded sources.
+            padding_mask: (B, S).
+            start_token_id: int, the decoder's first token.
+            max_new_tokens: int or scalar tensor; None: longest source +
+                50, within the model's max_sequence_length.
+            stop_token_ids, sampler, num_beams, jit_compile, **options: as
+                in `CausalLM.generate_tensors`.
 
-    def _generate_graph(self, source_ids, source_mask, token_ids, prompt_mask,
-                        row_end, stop_token_ids, options, sampler,
-                        num_beams):
+        Returns:
+            `(token_ids, padding_mask)`, both (B, L), the start token first.
+        """
+        checked = self.backbone.check_inputs(
+            {"encoder_token_ids": source_ids,
+             "encoder_padding_mask": padding_mask})
+        inputs = prepare.seq2seq(
+            checked["encoder_token_ids"], checked["encoder_padding_mask"],
+            max_new_tokens, start_token_id, self.backbone.max_sequence_length)
+        inputs["stop_token_ids"] = ops.cast(stop_token_ids, "int32")
+        options = prepare.sampling_options(self.backbone.vocabulary_size,
+                                           **options)
+        return self.generator(inputs, options, 1, sampler, num_beams,
+                              jit_compile)
+
+    def start_decoding(self, inputs, prefill, num_beams=None):
+        """Encode the sources and decode the start token (`prefill` is 1).
+
+        Returns:
+            `(logits, cache, step, 1)`: the logits (B, V) of target position
+            1, the self-attention cache, and the one-token step, which
+            reads the cross-attention keys and values computed here once.
+        """
         backbone = self.backbone
-        encoder_output = backbone.encode(source_ids, source_mask)  # (B, S, D)
+        source_mask = inputs["source_mask"]  # (B, S)
+        encoder_output = backbone.encode(inputs["source_ids"], source_mask)
+        token_ids = inputs["token_ids"]  # (B, L)
         self_cache, cross_cache = backbone.initial_cache(
-            encoder_output, ops.shape(token_ids)[1]
-        )
+            encoder_output, ops.shape(token_ids)[1])
         hidden, self_cache = backbone.decode_with_cache(
-            token_ids[:, :1], self_cache, cross_cache, 0, source_mask
-        )
-        logits = next_token_logits(backbone.token_embedding, hidden[:, 0])
-        if sampler == "beam":  # beam k of row b is row b * K + k
-            cross_cache = [_tile(c, num_beams) for c in cross_cache]
-            source_mask = _tile(source_mask, num_beams)
+            token_ids[:, :1], self_cache, cross_cache, 0, source_mask)
+        logits = backbone.token_embedding(hidden[:, 0], reverse=True)  # (B, V)
+        if num_beams:  # beam k of row b is row b * K + k
+            cross_cache = [repeat_for_beams(c, num_beams) for c in cross_cache]
+            source_mask = repeat_for_beams(source_mask, num_beams)
 
         def step(token, cache, index):
             hidden, cache = backbone.decode_with_cache(
-                token[:, None], cache, cross_cache, index, source_mask
-            )
-            return next_token_logits(backbone.token_embedding, hidden[:, 0]), cache
+                token[:, None], cache, cross_cache, index, source_mask)
+            return backbone.token_embedding(hidden[:, 0], reverse=True), cache
 
-        return generation.decode(
-            step, logits, self_cache, token_ids, prompt_mask, row_end, 1,
-            stop_token_ids, options, sampler, num_beams,
-        )
+        return logits, self_cache, step, 1
 
     def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+        return {**super().get_config(), "label_smoothing": self.label_smoothing,
+                "jit_compile_generate": self.jit_compile_generate}

@@ -14,15 +14,15 @@ Shapes: B batch, K beams, L total length, V vocabulary.
 """
 
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
-from zoo.tasks.generation import is_stop
-from zoo.tasks.generation import generated_mask
+from zoo.generation.sampling import generated_mask
+from zoo.generation.sampling import is_stop
 
 
-def _tile(x, num_beams):
-    """(B, ...) -> (B * K, ...), each row repeated K times."""
+def repeat_for_beams(x, num_beams):
+    """(B, ...) -> (B * K, ...), each row repeated K times: beam k of batch
+    row b is row b * K + k."""
     return ops.repeat(x, num_beams, axis=0)
 
 
@@ -65,8 +65,8 @@ def beam_search(step, logits, cache, token_ids, prompt_mask, row_end, start,
     alive = ops.broadcast_to(alive[None, :], (batch_size, beams))  # (B, K)
     finished_ids = ops.zeros_like(ids)  # (B, K, L)
     finished = ops.full((batch_size, beams), -np.inf)  # (B, K) scores
-    logits = _tile(logits, beams)  # (B * K, V)
-    cache = [_tile(c, beams) for c in cache]
+    logits = repeat_for_beams(logits, beams)  # (B * K, V)
+    cache = [repeat_for_beams(c, beams) for c in cache]
 
     def gather_beams(x, origin):
         """x (B, K, ...) picked by `origin` (B, C) beam indices -> (B, C, ...)."""
@@ -95,7 +95,7 @@ def beam_search(step, logits, cache, token_ids, prompt_mask, row_end, start,
 
         candidates = alive[:, :, None] + log_probs  # (B, K, V)
         candidates = ops.reshape(candidates, (batch_size, beams * vocabulary_size))
-        scores, flat = tf.math.top_k(candidates, k=2 * beams)  # (B, 2K)
+        scores, flat = ops.top_k(candidates, k=2 * beams)  # (B, 2K)
         origin = flat // vocabulary_size  # (B, 2K) beam each came from
         tokens = flat % vocabulary_size  # (B, 2K)
         stops = is_stop(tokens, stop_token_ids) & ~in_prompt[:, None]
@@ -113,11 +113,11 @@ def beam_search(step, logits, cache, token_ids, prompt_mask, row_end, start,
         ended = ops.where(complete[:, None], -np.inf, ended)
         pool = ops.concatenate([finished, ended], axis=1)  # (B, 3K)
         pool_ids = ops.concatenate([finished_ids, candidate_ids], axis=1)
-        finished, best = tf.math.top_k(pool, k=beams)  # (B, K)
+        finished, best = ops.top_k(pool, k=beams)  # (B, K)
         finished_ids = gather_beams(pool_ids, best)
 
         # Alive: the K best candidates that did not stop.
-        alive, best = tf.math.top_k(ops.where(stops, -np.inf, scores), k=beams)
+        alive, best = ops.top_k(ops.where(stops, -np.inf, scores), k=beams)
         ids = gather_beams(candidate_ids, best)  # (B, K, L)
         origin = ops.take_along_axis(origin, best, axis=1)  # (B, K)
         rows = ops.arange(batch_size)[:, None] * beams + origin  # (B, K)
@@ -126,7 +126,7 @@ def beam_search(step, logits, cache, token_ids, prompt_mask, row_end, start,
         logits, cache = step(token, cache, index)
         return index + 1, ids, alive, finished_ids, finished, logits, cache
 
-    _, _, _, finished_ids, finished, _, _ = tf.while_loop(
+    _, _, _, finished_ids, finished, _, _ = ops.while_loop(
         cond, body,
         (start, ids, alive, finished_ids, finished, logits, cache),
         maximum_iterations=length - start,

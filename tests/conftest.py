@@ -5,6 +5,35 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
+BACKEND = keras.backend.backend()
+
+if BACKEND == "torch":
+    import torch
+
+    # Tests read outputs with NumPy (np.testing, np.asarray). PyTorch
+    # refuses np.asarray on a tensor that requires grad, as every output of
+    # a model with trainable weights does; here it gives the values.
+    def _values(tensor, dtype=None, copy=None):
+        array = tensor.detach().cpu().numpy()
+        return array if dtype is None else array.astype(dtype)
+
+    torch.Tensor.__array__ = _values
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "tensorflow: needs Keras' TensorFlow backend (tf.function, "
+        "XLA, SavedModel); skipped on the others")
+
+
+def pytest_collection_modifyitems(config, items):
+    if BACKEND == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason=f"TensorFlow backend only; this is {BACKEND}")
+    for item in items:
+        if "tensorflow" in item.keywords:
+            item.add_marker(skip)
+
 
 @pytest.fixture(autouse=True)
 def _seed_and_policy():

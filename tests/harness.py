@@ -9,14 +9,16 @@ A test file declares what to build and what to feed it:
 and gets: config round trip, eager call, symbolic call (tracing `call`), one
 training step (every trainable weight gets a non-zero gradient and the loss
 falls), `.keras` save and reload with equal outputs, and a forward pass
-under `mixed_bfloat16`.
+under `mixed_bfloat16`. Every check runs on whichever Keras backend the
+tests run on (tests/test_backends.py runs them on JAX and PyTorch too).
 """
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 RNG = np.random.default_rng(0)
+BACKEND = keras.backend.backend()
 
 
 def random_floats(shape):
@@ -28,7 +30,32 @@ def random_ids(shape, vocabulary_size):
 
 
 def _flat(outputs):
-    return [np.asarray(t, dtype="float32") for t in tf.nest.flatten(outputs)]
+    return [np.asarray(ops.convert_to_numpy(ops.cast(t, "float32")))
+            for t in keras.tree.flatten(outputs)]
+
+
+def gradients(loss_fn, variables):
+    """The gradients of `loss_fn()` with respect to Keras `variables`, on
+    the tests' backend (None where a variable does not reach the loss)."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        return tape.gradient(loss, variables)
+    if BACKEND == "jax":
+        import jax
+
+        def stateless(values):
+            with keras.StatelessScope(state_mapping=zip(variables, values)):
+                return loss_fn()
+
+        return jax.grad(stateless)([v.value for v in variables])
+    import torch
+
+    loss = loss_fn()
+    return torch.autograd.grad(loss, [v.value for v in variables],
+                               allow_unused=True)
 
 
 def _symbolic(data):
@@ -46,27 +73,24 @@ def _symbolic(data):
 
 
 def _loss(outputs):
-    return sum(tf.reduce_mean(tf.square(tf.cast(t, "float32")))
-               for t in tf.nest.flatten(outputs))
+    return sum(ops.mean(ops.square(ops.cast(t, "float32")))
+               for t in keras.tree.flatten(outputs))
 
 
 def _check_training_step(obj, apply):
     """Training mode gives every trainable weight a non-zero gradient; a step of
     gradient descent lowers the (deterministic, inference-mode) loss."""
     weights = obj.trainable_variables
-    with tf.GradientTape() as tape:
-        loss = _loss(apply(obj, training=True))
-    grads = tape.gradient(loss, weights)
+    grads = gradients(lambda: _loss(apply(obj, training=True)), weights)
     missing = [w.path for w, g in zip(weights, grads)
-               if g is None or not np.any(np.asarray(g))]
+               if g is None or not np.any(ops.convert_to_numpy(g))]
     assert not missing, f"no (or an all-zero) gradient for {missing}"
 
-    with tf.GradientTape() as tape:
-        loss = _loss(apply(obj, training=False))
-    grads = tape.gradient(loss, weights)
+    loss = float(_loss(apply(obj, training=False)))
+    grads = gradients(lambda: _loss(apply(obj, training=False)), weights)
     keras.optimizers.SGD(learning_rate=1e-2).apply_gradients(zip(grads, weights))
-    after = _loss(apply(obj, training=False))
-    assert float(after) < float(loss), (float(loss), float(after))
+    after = float(_loss(apply(obj, training=False)))
+    assert after < loss, (loss, after)
 
 
 def _run_checks(build, apply, symbolic_apply, make_model, tmp_path,
@@ -80,13 +104,13 @@ def _run_checks(build, apply, symbolic_apply, make_model, tmp_path,
     # Eager call.
     eager = apply(obj, training=False)
     if expected_output_shape is not None:
-        shapes = tf.nest.map_structure(lambda t: tuple(t.shape), eager)
+        shapes = keras.tree.map_structure(lambda t: tuple(t.shape), eager)
         assert shapes == expected_output_shape, shapes
 
     # Symbolic call: the same structure with free batch and length.
     symbolic = symbolic_apply(obj)
-    ranks = tf.nest.map_structure(lambda t: len(t.shape), symbolic)
-    assert ranks == tf.nest.map_structure(lambda t: len(t.shape), eager)
+    ranks = keras.tree.map_structure(lambda t: len(t.shape), symbolic)
+    assert ranks == keras.tree.map_structure(lambda t: len(t.shape), eager)
 
     # .keras save and reload give equal outputs.
     model = make_model(obj)
@@ -104,11 +128,12 @@ def _run_checks(build, apply, symbolic_apply, make_model, tmp_path,
 
 def _check_mixed_precision(build, apply):
     obj = build(dtype="mixed_bfloat16")
-    outputs = apply(obj, training=False)
-    for tensor in tf.nest.flatten(outputs):
-        assert tensor.dtype in (tf.bfloat16, tf.float32), tensor.dtype
-        assert np.all(np.isfinite(np.asarray(tf.cast(tensor, "float32"))))
-    assert any(t.dtype == tf.bfloat16 for t in tf.nest.flatten(outputs))
+    outputs = keras.tree.flatten(apply(obj, training=False))
+    dtypes = [keras.backend.standardize_dtype(t.dtype) for t in outputs]
+    assert set(dtypes) <= {"bfloat16", "float32"}, dtypes
+    assert "bfloat16" in dtypes
+    for tensor in outputs:
+        assert np.all(np.isfinite(_flat(tensor)[0]))
     assert all(w.dtype == "float32" for w in obj.weights)
 
 

@@ -18,8 +18,6 @@ be written that way lives here:
 - `require_tensorflow(what)`: a clear refusal of what only TensorFlow does.
 """
 
-import functools
-
 import keras
 import numpy as np
 from keras import ops
@@ -30,11 +28,21 @@ def name():
     return keras.backend.backend()
 
 
+def is_placeholder(x):
+    """True if `x` only stands for a tensor while Keras works out shapes: a
+    `keras.KerasTensor`, or a PyTorch tensor on the "meta" device (whose
+    open dimensions Keras fills with made-up sizes)."""
+    if isinstance(x, keras.KerasTensor):
+        return True
+    device = getattr(x, "device", None)
+    return name() == "torch" and getattr(device, "type", None) == "meta"
+
+
 def is_concrete(x):
     """True if `x` holds values that Python can read now."""
     if isinstance(x, (np.ndarray, np.generic, int, float, bool)):
         return True
-    if isinstance(x, keras.KerasTensor):
+    if is_placeholder(x):
         return False
     backend = name()
     if backend == "tensorflow":
@@ -69,7 +77,7 @@ def ensure(value, condition, message, details=None):
         if not np.all(ops.convert_to_numpy(condition)):
             raise ValueError(message + (f" {details()}" if details else ""))
         return value
-    if name() == "tensorflow" and not isinstance(condition, keras.KerasTensor):
+    if name() == "tensorflow" and not is_placeholder(condition):
         import tensorflow as tf
 
         check = tf.debugging.assert_equal(
@@ -127,10 +135,9 @@ def compile_function(function, variables, jit_compile=True,
     elif backend == "torch":
         import torch
 
-        compiled = torch.no_grad()(traced)
+        compiled = torch.no_grad()(function)  # eager: never traced
     else:
-        compiled = traced
-    compiled = functools.wraps(function)(compiled)
+        compiled = function
     compiled.tracing_count = lambda: len(traces)
     return compiled
 

@@ -107,17 +107,3 @@ def preprocessing_function(function):
         return function
     return preprocessing_function(function)
 
-
-def compiling_for_xla():
-    """True while TensorFlow traces a function with `jit_compile=True`.
-
-    Asks what TensorFlow's own gradient code asks (`tensorflow.python`);
-    False without that module.
-    """
-    try:
-        from tensorflow.python.framework import ops as tf_ops
-        from tensorflow.python.ops import control_flow_util
-    except ImportError:
-        return False
-    return control_flow_util.GraphOrParentsInXlaContext(
-        tf_ops.get_default_graph())

@@ -1,7 +1,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from harness import random_floats
 from harness import run_layer_checks
 
@@ -41,37 +40,6 @@ def test_is_the_papers_formula():
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("length", [129, 300])
-def test_causal_blocks_equal_one_masked_softmax(length):
-    """`causal=True` skips keys after each query block: same outputs and
-    gradients as the whole (T, T) masked softmax, padding included."""
-    from zoo.blocks import attention
-    from zoo.blocks.masks import merge_masks
-    from zoo.blocks.masks import padding_attention_mask
-
-    assert length > attention.QUERY_BLOCK  # more than one block
-    layer = MultiHeadAttention(num_heads=2, head_dim=4)
-    with pytest.raises(ValueError, match="without a cache"):
-        layer(random_floats((1, 3, 8)), causal=True,
-              cache=np.zeros((1, 2, 3, 2, 4), "float32"), cache_update_index=0)
-    x = random_floats((2, length, 8))
-    padding = np.ones((2, length), bool)
-    padding[1, length - 40:] = False
-    mask = merge_masks(causal_attention_mask(length, length),
-                       padding_attention_mask(padding))
-    results = []
-    for causal in (False, True):  # causal=True adds the causal mask itself
-        mask = mask if not causal else padding_attention_mask(padding)
-        x_tensor = keras.ops.convert_to_tensor(x)
-        with tf.GradientTape() as tape:
-            tape.watch(x_tensor)
-            out = layer(x_tensor, attention_mask=mask, causal=causal)
-            loss = keras.ops.sum(out * out)
-        results.append((np.asarray(out), np.asarray(tape.gradient(loss, x_tensor))))
-    np.testing.assert_allclose(results[1][0], results[0][0], atol=1e-5)
-    np.testing.assert_allclose(results[1][1], results[0][1], atol=1e-4)
-
-
 def test_matches_keras_multi_head_attention():
     """keras.layers.MultiHeadAttention's weights, reshaped, give its outputs."""
     ours = MultiHeadAttention(num_heads=2, head_dim=4)
@@ -107,6 +75,20 @@ def test_attention_dropout_only_in_training():
     x = random_floats((2, 6, 8))
     np.testing.assert_allclose(layer(x, training=False), layer(x, training=False))
     assert not np.allclose(layer(x, training=True), layer(x, training=False))
+
+
+def test_written_out_softmax_is_the_fused_kernel():
+    """Training with attention dropout writes softmax(QK^T/sqrt(d_k))V out;
+    at rate 0 it is ops.dot_product_attention: the same numbers."""
+    x = random_floats((2, 6, 8))
+    mask = causal_attention_mask(6, 6)
+    fused = MultiHeadAttention(num_heads=2, head_dim=4)
+    out = np.asarray(fused(x, attention_mask=mask, training=True))
+    written = MultiHeadAttention(num_heads=2, head_dim=4, dropout=1e-9)
+    written.build(x.shape)
+    written.set_weights(fused.get_weights())
+    np.testing.assert_allclose(written(x, attention_mask=mask, training=True),
+                               out, atol=1e-5)
 
 
 def test_cache_write_then_read_equals_full_attention():

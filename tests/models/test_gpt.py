@@ -1,8 +1,10 @@
 import keras_hub
 import numpy as np
+import pytest
 from harness import random_ids
 from harness import run_backbone_checks
 
+from zoo import backend
 from zoo.convert import from_keras_hub
 from zoo.models import GPTDecoder
 
@@ -75,47 +77,61 @@ def test_converts_a_local_keras_hub_preset_directory(tmp_path):
     np.testing.assert_allclose(from_keras_hub(theirs)(x), theirs(x), atol=1e-5)
 
 
-def test_cached_decoding_compiles_with_xla_and_keeps_shapes_fixed():
-    """One compiled step serves every position: the cache never grows."""
-    import tensorflow as tf
+def _compiled_step(model):
+    """`call_with_cache` compiled as generation compiles it (XLA on
+    TensorFlow, jax.jit on JAX, eager on PyTorch)."""
+    signature = [backend.Spec([None, None], "int32"),
+                 [backend.Spec([None, 2, None, 2, 4], "float32")] * 2,
+                 backend.Spec([], "int32")]
+    return backend.compile_function(model.call_with_cache, model.variables,
+                                    input_signature=signature)
 
+
+def test_cached_decoding_compiles_once_and_keeps_shapes_fixed():
+    """One compiled step serves every position: the cache never grows."""
     model = GPTDecoder(**CONFIG)
     x = inputs(length=8)
     full = model(x)
-
-    @tf.function(jit_compile=True)
-    def step(token, cache, index):
-        return model.call_with_cache(token, cache, index)
-
+    step = _compiled_step(model)
     cache = model.initial_cache(batch_size=2, max_length=8)
     outputs = []
     for t in range(8):
-        out, new_cache = step(x["token_ids"][:, t:t + 1], cache, tf.constant(t))
+        out, new_cache = step(x["token_ids"][:, t:t + 1], cache,
+                              np.int32(t))
         assert [c.shape for c in new_cache] == [c.shape for c in cache]
         cache = new_cache
         outputs.append(out)
-    assert step.experimental_get_tracing_count() == 1
+    if backend.name() != "torch":  # eager: nothing is traced
+        assert step.tracing_count() == 1
     np.testing.assert_allclose(np.concatenate(outputs, axis=1), full, atol=1e-5)
-    # The position is a runtime input of the compiled program, not a constant
-    # folded into it: XLA compiles the same program for every position.
-    token = x["token_ids"][:, :1]
-    hlo = [step.experimental_get_compiler_ir(token, cache, tf.constant(t))(stage="hlo")
-           for t in (3, 5)]
+
+
+@pytest.mark.tensorflow
+def test_the_position_is_an_input_of_the_compiled_program():
+    """XLA compiles the same program for every position: the position is a
+    runtime input, not a constant folded into it."""
+    import tensorflow as tf
+
+    model = GPTDecoder(**CONFIG)
+    step = tf.function(lambda token, cache, index: model.call_with_cache(
+        token, cache, index), jit_compile=True)
+    cache = model.initial_cache(batch_size=2, max_length=8)
+    token = inputs(length=1)["token_ids"]
+    hlo = [step.experimental_get_compiler_ir(token, cache, tf.constant(t))(
+        stage="hlo") for t in (3, 5)]
     assert hlo[0] == hlo[1]
 
 
 def test_sequences_longer_than_a_query_block():
-    """T = 300 runs the causal attention in query blocks (zoo.blocks.
-    attention.QUERY_BLOCK = 128): under XLA it still gives keras-hub's
-    outputs, and the cached decoder gives the same positions again."""
-    import tensorflow as tf
-
+    """T = 300 (more than zoo.tuning.QUERY_BLOCK, so its causal attention
+    runs in blocks where tuning is on): keras-hub's outputs, and the cached
+    decoder gives the same positions again."""
     config = dict(CONFIG, max_sequence_length=300)
     theirs = keras_hub.models.GPT2Backbone(**config)
     ours = from_keras_hub(theirs)
     x = inputs(length=300)
     x["padding_mask"][1, 250:] = 0
-    full = tf.function(ours, jit_compile=True)(x)
+    full = ours(x)
     np.testing.assert_allclose(full, theirs(x), atol=1e-4)
 
     cache = ours.initial_cache(batch_size=2, max_length=300)

@@ -1,5 +1,6 @@
 """Cached, compiled generation equals the slow, obvious computation."""
 
+import keras
 import keras_hub
 import numpy as np
 import pytest
@@ -144,12 +145,14 @@ def test_padded_dict_inputs_give_the_same_tokens(gpt):
 def test_no_retrace_on_a_second_call(gpt):
     lm = CausalLM(gpt)
     lm.generate(PROMPTS, max_new_tokens=5, sampler="top_k", top_k=3, seed=1)
-    lm.generate(PROMPTS, max_new_tokens=5, sampler="top_k", top_k=3, seed=2,
-                temperature=0.5)
-    # Other prompts of similar lengths share the graph too.
+    compiled = 0 if keras.backend.backend() == "torch" else 1  # torch: eager
+    assert lm.generator.tracing_count() == compiled
+    lm.generate(PROMPTS, max_new_tokens=5, sampler="top_p", top_k=4, seed=2,
+                temperature=0.5, top_p=0.9)
+    # Other prompts of similar lengths share the program too.
     lm.generate([[3, 4, 5], [6, 7, 8, 9, 10, 11], [12, 13]], max_new_tokens=7,
-                sampler="top_k", top_k=3)
-    assert lm.generator.tracing_count() == 1
+                sampler="random")
+    assert lm.generator.tracing_count() == compiled
 
 
 @pytest.mark.parametrize("sampler", ["random", "top_k", "top_p"])

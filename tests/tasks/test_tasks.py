@@ -184,6 +184,7 @@ def test_seq2seq_loss_ignores_padding(transformer):
         np.testing.assert_allclose(short[name], long[name], rtol=1e-5)
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_fit_traces_the_train_step_once(gpt, jit_compile):
     """AdamW's slots and the metrics are built before the step is traced:

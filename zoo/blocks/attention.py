@@ -8,11 +8,11 @@ The per-head projections W_Q_i (D, H) of all N heads sit side by side in one
 (D, N*H) kernel; "concatenate the heads and project by W_O" is one matmul by
 the (N*H, D) kernel.
 
-Without a cache the softmax is written out, head by head in (B, N, T, S)
-layout; a causal self attention takes its queries `QUERY_BLOCK` at a time
-and multiplies each block only by the keys up to its last query, skipping
-the upper triangle that the mask would zero anyway. Incremental decoding
-(with a cache) uses `keras.ops.dot_product_attention`.
+The attention itself is `keras.ops.dot_product_attention`, each backend's
+fused kernel. While attention dropout is active (training with
+`dropout > 0`) it is written out, `P = softmax(Q K^T / sqrt(d_k))`, so
+that P can be dropped out before `P V`. (`zoo.tuning` holds a faster
+causal formulation for TensorFlow on the CPU.)
 
 Shapes: B batch, T query length, S key length, D hidden_dim, N num_heads,
 H head_dim (the paper's d_k = d_v = D / N).
@@ -23,15 +23,10 @@ import math
 import keras
 from keras import ops
 
+from zoo import tuning
 from zoo.blocks.dropout import Dropout
 from zoo.blocks.masks import causal_attention_mask
 from zoo.blocks.masks import merge_masks
-
-# Queries per block of causal attention. One layer forward and backward on a
-# 2-core AVX2 CPU (python -m benchmarks.attention): 1.59x faster than one
-# (T, T) softmax at T = 1024 with XLA (1.32x without), 1.10x (1.14x) at
-# T = 256. Blocks of 128 and 256 were within noise of each other.
-QUERY_BLOCK = 128
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -70,11 +65,9 @@ class MultiHeadAttention(keras.layers.Layer):
             cache is complete (cross attention over a cached encoder output)
             and `value` is not used.
         causal: bool. Causal self attention without a cache: query t sees
-            keys 0..t only, ANDed with `attention_mask`. The layer then
-            skips the keys after each block of queries (when T is known
-            when tracing). Rows whose keys are all masked (e.g. a padded
-            query before any real key) come out as some average of values
-            either way, and a different one with blocks; they are padding.
+            keys 0..t only, ANDed with `attention_mask`. Rows whose keys
+            are all masked (e.g. a padded query before any real key) come
+            out as some average of the values; they are padding.
         training: bool, whether dropout is active.
 
     Returns:
@@ -191,57 +184,33 @@ class MultiHeadAttention(keras.layers.Layer):
         if attention_mask is not None:
             attention_mask = ops.cast(attention_mask, "bool")
             attention_mask = ops.expand_dims(attention_mask, axis=1)  # heads
-        if cache is None:
-            output = self._attention(q, k, v, attention_mask, causal, training)
-        else:  # one or a few new queries against the whole cache
-            output = ops.dot_product_attention(
-                q, k, v, mask=attention_mask, scale=1.0 / math.sqrt(self.head_dim)
-            )
+        output = self.attend(q, k, v, attention_mask, causal,
+                             training)  # (B, T, N, H)
         # Concatenate the heads, (B, T, N*H), and project by W_O.
         width = self.num_heads * self.head_dim
         output = ops.reshape(output, ops.shape(output)[:2] + (width,))
         output = self.w_o(output)  # (B, T, D)
         return output if cache is None else (output, cache)
 
-    def _attention(self, q, k, v, mask, causal, training):
-        """softmax(Q K^T / sqrt(H)) V for (B, T, N, H) q and (B, S, N, H) k, v.
+    def attend(self, q, k, v, mask, causal, training):
+        """softmax(Q K^T / sqrt(H)) V for q (B, T, N, H), k and v (B, S, N, H).
 
         `mask` is None or bool (B or 1, 1, T or 1, S or 1); True = attend.
         """
-        q, k, v = (ops.transpose(x, (0, 2, 1, 3)) for x in (q, k, v))
-        length = q.shape[2]  # T, when static
-        if not causal or length is None or length <= QUERY_BLOCK:
-            blocks = [(0, None)]
-        else:
-            blocks = [
-                (start, min(start + QUERY_BLOCK, length))
-                for start in range(0, length, QUERY_BLOCK)
-            ]
-        outputs = []
-        for start, end in blocks:
-            # Causal: queries start..end-1 see no key at or after `end`.
-            outputs.append(
-                self._softmax_attention(
-                    q[:, :, start:end],
-                    k[:, :, :end],
-                    v[:, :, :end],
-                    _mask_block(mask, start, end),
-                    training,
-                )
-            )
-        output = outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, 2)
-        return ops.transpose(output, (0, 2, 1, 3))  # (B, T, N, H)
-
-    def _softmax_attention(self, q, k, v, mask, training):
-        """One block: q (B, N, t, H), k and v (B, N, s, H) -> (B, N, t, H)."""
-        logits = ops.einsum("bnth,bnsh->bnts", q, k)  # Q K^T, (B, N, t, s)
+        if causal and tuning.active() and (q.shape[1] or 0) > tuning.QUERY_BLOCK:
+            return tuning.causal_attention(q, k, v, mask, self.dropout_layer,
+                                           training)
+        scale = 1.0 / math.sqrt(self.head_dim)
+        if not (training and self.dropout > 0):  # the fused kernel
+            return ops.dot_product_attention(q, k, v, mask=mask, scale=scale)
+        logits = ops.einsum("btnh,bsnh->bnts", q, k)  # Q K^T, (B, N, T, S)
         # In float32 under mixed precision, as the fused op does.
-        logits = ops.cast(logits, "float32") / math.sqrt(self.head_dim)
+        logits = ops.cast(logits, "float32") * scale
         if mask is not None:  # -1e9: exp() gives exactly 0, as for -inf
             logits = ops.where(mask, logits, -1e9)
-        probs = ops.cast(ops.softmax(logits, axis=-1), v.dtype)
+        probs = ops.cast(ops.softmax(logits, axis=-1), v.dtype)  # P
         probs = self.dropout_layer(probs, training=training)
-        return ops.einsum("bnts,bnsh->bnth", probs, v)  # P V, (B, N, t, H)
+        return ops.einsum("bnts,bsnh->btnh", probs, v)  # P V, (B, T, N, H)
 
     def get_config(self):
         config = super().get_config()
@@ -260,17 +229,6 @@ class MultiHeadAttention(keras.layers.Layer):
             }
         )
         return config
-
-
-def _mask_block(mask, start, end):
-    """Rows start..end-1 and key columns ..end-1 of a (., 1, T, S) mask."""
-    if mask is None or end is None:
-        return mask
-    if mask.shape[2] != 1:
-        mask = mask[:, :, start:end]
-    if mask.shape[3] != 1:
-        mask = mask[:, :, :, :end]
-    return mask
 
 
 def clone_initializer(initializer):

@@ -9,6 +9,8 @@ import math
 import keras
 from keras import ops
 
+from zoo import backend
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class TokenEmbedding(keras.layers.ReversibleEmbedding):
@@ -95,7 +97,8 @@ class LearnedPositionEmbedding(keras.layers.Layer):
 
     def call(self, inputs, start_index=0):
         length = ops.shape(inputs)[1]
-        if isinstance(length, int) and length > self.sequence_length:
+        if (isinstance(length, int) and length > self.sequence_length
+                and not backend.is_placeholder(inputs)):
             raise ValueError(
                 f"Sequence length {length} exceeds the position table of "
                 f"length {self.sequence_length}. Truncate the input or build "

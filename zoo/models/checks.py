@@ -57,11 +57,13 @@ def check_max_length(ids, max_length, name):
         "`max_sequence_length`."
     )
     length = ids.shape[1]
-    if length is not None:  # always, but for open TensorFlow shapes
+    if isinstance(length, int):
         if length > max_length:
             raise ValueError(f"{message} Length: {length}.")
         return ids
-    return backend.ensure(ids, ops.shape(ids)[1] <= max_length, message)
+    if length is None:  # an open TensorFlow shape
+        return backend.ensure(ids, ops.shape(ids)[1] <= max_length, message)
+    return ids  # a symbolic JAX shape: only shapes are being computed
 
 
 def check_same_shape(a, b, name_a, name_b):
@@ -69,10 +71,10 @@ def check_same_shape(a, b, name_a, name_b):
     message = f"`{name_a}` and `{name_b}` must have the same shape."
     shape_a, shape_b = tuple(a.shape), tuple(b.shape)
     if len(shape_a) != len(shape_b) or any(
-            x is not None and y is not None and x != y
+            isinstance(x, int) and isinstance(y, int) and x != y
             for x, y in zip(shape_a, shape_b)):
         raise ValueError(f"{message} Got {shape_a} and {shape_b}.")
-    if None not in shape_a + shape_b:
+    if None not in shape_a + shape_b:  # known, or symbolic (JAX)
         return b
     same = ops.all(ops.equal(ops.stack(ops.shape(a)), ops.stack(ops.shape(b))))
     return backend.ensure(b, same, message)
@@ -94,8 +96,8 @@ def check_token_inputs(inputs, prefix, vocabulary_size, max_length, extra=()):
         the checks, so that in a graph the assertions run before any
         lookup can fail on its own, less helpful, terms.
     """
-    if any(isinstance(v, keras.KerasTensor) for v in inputs.values()):
-        return inputs  # building a functional model: nothing to check
+    if any(backend.is_placeholder(v) for v in inputs.values()):
+        return inputs  # Keras is working out shapes: nothing to check
     ids_name = f"{prefix}token_ids"
     checked = dict(inputs)
     token_ids = ops.convert_to_tensor(inputs[ids_name])

@@ -1,0 +1,32 @@
+"""Running code on another Keras backend: a subprocess with KERAS_BACKEND.
+
+Keras picks its backend once per process, so the tests that need JAX or
+PyTorch start one. Without the backend's package (`pip install -e
+".[jax]"` / `".[torch]"`) those tests skip, but where `CI` is set (as
+.ci/run sets it), they fail instead: CI must run them.
+"""
+
+import importlib.util
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGES = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow"}
+
+
+def require(backend):
+    """Skip (fail under CI) unless `backend`'s package is installed."""
+    if importlib.util.find_spec(PACKAGES[backend]) is not None:
+        return
+    message = (f"{backend} is not installed: pip install -e \".[{backend}]\" "
+               "to run the tests on it.")
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def backend_env(backend):
+    """The environment of a subprocess on `backend`."""
+    return {**os.environ, "KERAS_BACKEND": backend,
+            "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}

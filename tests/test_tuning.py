@@ -1,0 +1,81 @@
+"""zoo.tuning: the faster formulations give the plain path's numbers."""
+
+import keras
+import numpy as np
+import pytest
+from harness import gradients
+from harness import random_floats
+
+from zoo import tuning
+from zoo.blocks import Dropout
+from zoo.blocks import MultiHeadAttention
+from zoo.blocks.masks import padding_attention_mask
+
+
+@pytest.fixture
+def tuned():
+    """Run a test with tuning on, whatever the backend; restore after."""
+    old = tuning.set_tuning("on")
+    yield
+    tuning.set_tuning(old)
+
+
+@pytest.mark.parametrize("length", [129, 300])
+def test_causal_blocks_equal_one_masked_softmax(length):
+    """Query blocks skip the keys after each block: same outputs and
+    gradients as the plain path, padding included."""
+    assert length > tuning.QUERY_BLOCK  # more than one block
+    layer = MultiHeadAttention(num_heads=2, head_dim=4)
+    x = keras.ops.convert_to_tensor(random_floats((2, length, 8)))
+    padding = np.ones((2, length), bool)
+    padding[1, length - 40:] = False
+    mask = padding_attention_mask(padding)
+    results = []
+    for setting in ("off", "on"):
+        old = tuning.set_tuning(setting)
+        try:
+            def loss():
+                out = layer(x, attention_mask=mask, causal=True)
+                return keras.ops.sum(out * out)
+
+            out = layer(x, attention_mask=mask, causal=True)
+            grads = gradients(loss, layer.trainable_variables)
+        finally:
+            tuning.set_tuning(old)
+        results.append([keras.ops.convert_to_numpy(t) for t in [out, *grads]])
+    for plain, blocked in zip(*results):
+        np.testing.assert_allclose(blocked, plain, atol=1e-4)
+
+
+def test_the_switch():
+    old = tuning.set_tuning("auto")
+    try:
+        assert tuning.active() == (keras.backend.backend() == "tensorflow")
+        tuning.set_tuning("off")
+        assert not tuning.active()
+        with pytest.raises(ValueError, match="auto"):
+            tuning.set_tuning("fast")
+    finally:
+        tuning.set_tuning(old)
+
+
+@pytest.mark.tensorflow
+def test_tuned_dropout_draws_philox_masks(tuned, monkeypatch):
+    import tensorflow as tf
+
+    algorithms = []
+    stateless_dropout = tf.nn.experimental.stateless_dropout
+
+    def spy(*args, rng_alg, **kwargs):
+        algorithms.append(rng_alg)
+        return stateless_dropout(*args, rng_alg=rng_alg, **kwargs)
+
+    monkeypatch.setattr(tf.nn.experimental, "stateless_dropout", spy)
+    layer = Dropout(0.25, seed=3)
+    x = np.ones((200, 500), "float32")
+    for function in (layer, tf.function(layer, jit_compile=True)):
+        y = np.asarray(function(x, training=True))
+        np.testing.assert_allclose(np.unique(y), [0.0, 1 / 0.75], rtol=1e-6)
+        assert abs((y == 0).mean() - 0.25) < 0.01
+    assert algorithms == ["philox", "philox"]
+    np.testing.assert_array_equal(layer(x), x)  # not training: identity

@@ -1,0 +1,104 @@
+"""Faster formulations for one backend and CPU, behind one switch.
+
+The zoo's blocks are written the plain way first: attention is
+`keras.ops.dot_product_attention` (or, while attention dropout is active,
+the same `softmax(Q K^T / sqrt(d_k)) V` written out, to drop out the
+probabilities), dropout is `keras.layers.Dropout`. Two things ran faster
+written differently on TensorFlow on the CPU, and live here instead:
+
+- **Causal attention by query blocks.** A causal self attention longer
+  than `QUERY_BLOCK` takes its queries a block at a time and multiplies
+  each block only by the keys up to its last query, skipping the upper
+  triangle that the mask zeroes anyway.
+- **Dropout with a named random algorithm.** `keras.layers.Dropout` draws
+  its mask with TensorFlow's default stateless algorithm, which XLA on the
+  CPU generates very slowly; this draws it with Philox.
+
+The switch: `ZOO_TUNING=auto` (the default; on for the TensorFlow
+backend), `on` or `off`, or `zoo.tuning.set_tuning(...)`. What each one
+buys is measured side by side in `benchmarks.run --tuning both` (README).
+Both give the same numbers as the plain path (tests/test_tuning.py), but
+for dropout's random masks, which come from another algorithm.
+"""
+
+import math
+import os
+
+import keras
+from keras import ops
+
+QUERY_BLOCK = 128  # queries per block of causal attention
+CHOICES = ("auto", "on", "off")
+_setting = os.environ.get("ZOO_TUNING", "auto")
+
+
+def set_tuning(value):
+    """"auto" (on for TensorFlow), "on" or "off"; returns the old value."""
+    global _setting
+    if value not in CHOICES:
+        raise ValueError(f"Tuning must be one of {CHOICES}; got {value!r}.")
+    old, _setting = _setting, value
+    return old
+
+
+def active():
+    """Whether the blocks take the formulations of this module."""
+    if _setting not in CHOICES:
+        raise ValueError(
+            f"ZOO_TUNING must be one of {CHOICES}; got {_setting!r}.")
+    if _setting == "auto":
+        return keras.backend.backend() == "tensorflow"
+    return _setting == "on"
+
+
+def causal_attention(q, k, v, mask, dropout, training):
+    """softmax(Q K^T / sqrt(H)) V of a causal self attention, a block of
+    queries at a time.
+
+    Args:
+        q, k, v: (B, T, N, H), with T known when tracing.
+        mask: None or bool (B or 1, 1, T or 1, T); True = attend. It must
+            already hold the causal mask.
+        dropout: the layer that drops out attention probabilities.
+        training: bool.
+
+    Returns:
+        (B, T, N, H), the same numbers as one (T, T) masked softmax.
+    """
+    q, k, v = (ops.transpose(x, (0, 2, 1, 3)) for x in (q, k, v))  # (B, N, T, H)
+    length = q.shape[2]
+    outputs = []
+    for start in range(0, length, QUERY_BLOCK):
+        end = min(start + QUERY_BLOCK, length)
+        # Queries start..end-1 see no key at or after `end`.
+        block_mask = None if mask is None else _mask_block(mask, start, end)
+        logits = ops.einsum("bnth,bnsh->bnts", q[:, :, start:end],
+                            k[:, :, :end])  # (B, N, t, s)
+        logits = ops.cast(logits, "float32") / math.sqrt(q.shape[-1])
+        if block_mask is not None:  # -1e9: exp() gives exactly 0
+            logits = ops.where(block_mask, logits, -1e9)
+        probs = ops.cast(ops.softmax(logits, axis=-1), v.dtype)
+        probs = dropout(probs, training=training)
+        outputs.append(ops.einsum("bnts,bnsh->bnth", probs, v[:, :, :end]))
+    output = ops.concatenate(outputs, axis=2)  # (B, N, T, H)
+    return ops.transpose(output, (0, 2, 1, 3))  # (B, T, N, H)
+
+
+def _mask_block(mask, start, end):
+    """Rows start..end-1 and key columns ..end-1 of a (., 1, T, S) mask."""
+    if mask.shape[2] != 1:
+        mask = mask[:, :, start:end]
+    if mask.shape[3] != 1:
+        mask = mask[:, :, :, :end]
+    return mask
+
+
+def dropout(inputs, rate, noise_shape, seed_generator):
+    """Inverted dropout of `inputs` with TensorFlow's Philox generator."""
+    import tensorflow as tf
+
+    seed = ops.cast(  # the stateless ops take int32 seeds
+        ops.mod(seed_generator.next(), 2**31 - 1), "int32")
+    return tf.nn.experimental.stateless_dropout(
+        inputs, rate=rate, noise_shape=noise_shape, seed=seed,
+        rng_alg="philox")

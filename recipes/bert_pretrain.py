@@ -14,6 +14,7 @@ with its tokenizer), whose backbone the fine-tuning recipe loads.
 import json
 import os
 
+import common
 from absl import app
 from absl import flags
 
@@ -21,10 +22,9 @@ from zoo.data import masking
 from zoo.data import tokenizers
 from zoo.models import BertEncoder
 from zoo.tasks import MaskedLM
-from zoo.training import recipe
 from zoo.training import run
 
-recipe.define_flags(
+common.define_flags(
     preset="bert_tiny",
     tokenizer="wordpiece",
     vocabulary_size=8000,
@@ -46,23 +46,22 @@ flags.DEFINE_string("vocabulary_file", None,
 FLAGS = flags.FLAGS
 
 
-def main(argv):
-    del argv
-    model_dir = recipe.start("bert_pretrain")
-    train_documents, validation_documents = recipe.corpus()
+def main(_):
+    model_dir = common.start("bert_pretrain")
+    train_documents, validation_documents = common.corpus()
     if FLAGS.vocabulary_file:
         tokenizer = tokenizers.load_wordpiece(FLAGS.vocabulary_file,
                                               FLAGS.lowercase)
         tokenizers.save_tokenizer(tokenizer, os.path.join(model_dir, "tokenizer"))
     else:
-        tokenizer = recipe.tokenizer(model_dir, train_documents)
+        tokenizer = common.tokenizer(model_dir, train_documents)
     if not hasattr(tokenizer, "mask_token_id"):
         raise ValueError("bert_pretrain needs a WordPiece tokenizer "
                          "(--tokenizer=wordpiece or --vocabulary_file).")
-    backbone = recipe.backbone(BertEncoder, tokenizer)
-    length = FLAGS.sequence_length or backbone.max_sequence_length
+    backbone = common.backbone(BertEncoder, tokenizer)
+    length = common.sequence_length(backbone)
     nsp = FLAGS.next_sentence_prediction
-    recipe.check_model_dir(model_dir, "bert_pretrain", backbone, tokenizer,
+    common.check_model_dir(model_dir, "bert_pretrain", backbone, tokenizer,
                            sequence_length=length, next_sentence_prediction=nsp)
 
     def dataset(documents, training):
@@ -85,8 +84,8 @@ def main(argv):
           f"{backbone.count_params():,} parameters.")
 
     task = MaskedLM(backbone, next_sentence_prediction=nsp, tokenizer=tokenizer)
-    recipe.compile(task, backbone.hidden_dim)
-    metrics = recipe.train(task, train_data, validation_data, model_dir,
+    common.compile(task, backbone.hidden_dim)
+    metrics = common.train(task, train_data, validation_data, model_dir,
                            tokens_per_step=FLAGS.batch_size * length)
     print(json.dumps(metrics, indent=2))
 

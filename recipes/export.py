@@ -48,8 +48,7 @@ flags.mark_flags_as_required(["model_dir", "export_dir"])
 FLAGS = flags.FLAGS
 
 
-def main(argv):
-    del argv
+def main(_):
     from zoo import export
 
     options = {"num_beams": FLAGS.num_beams,

@@ -16,16 +16,16 @@ logs/ (TensorBoard), metrics.json, samples.txt and model.keras (a
 import json
 import os
 
+import common
 from absl import app
 from absl import flags
 
 from zoo.data import language_modeling
 from zoo.models import GPTDecoder
 from zoo.tasks import CausalLM
-from zoo.training import recipe
 from zoo.training import run
 
-recipe.define_flags(
+common.define_flags(
     preset="gpt_nano",
     tokenizer="byte_pair",
     vocabulary_size=4096,
@@ -53,14 +53,13 @@ flags.DEFINE_integer("top_k", 40, "Sample from the k likeliest tokens.")
 FLAGS = flags.FLAGS
 
 
-def main(argv):
-    del argv
-    model_dir = recipe.start("gpt_pretrain")
-    train_documents, validation_documents = recipe.corpus()
-    tokenizer = recipe.tokenizer(model_dir, train_documents)
-    backbone = recipe.backbone(GPTDecoder, tokenizer)
-    length = FLAGS.sequence_length or backbone.max_sequence_length
-    recipe.check_model_dir(model_dir, "gpt_pretrain", backbone, tokenizer,
+def main(_):
+    model_dir = common.start("gpt_pretrain")
+    train_documents, validation_documents = common.corpus()
+    tokenizer = common.tokenizer(model_dir, train_documents)
+    backbone = common.backbone(GPTDecoder, tokenizer)
+    length = common.sequence_length(backbone)
+    common.check_model_dir(model_dir, "gpt_pretrain", backbone, tokenizer,
                            sequence_length=length)
 
     separator = tokenizer.end_token_id
@@ -82,8 +81,8 @@ def main(argv):
           f"{backbone.count_params():,} parameters.")
 
     task = CausalLM(backbone, tokenizer)
-    recipe.compile(task, backbone.hidden_dim)
-    metrics = recipe.train(task, train_data, validation_data, model_dir,
+    common.compile(task, backbone.hidden_dim)
+    metrics = common.train(task, train_data, validation_data, model_dir,
                            tokens_per_step=FLAGS.batch_size * length)
 
     samples = sample(task, validation_documents, length)

@@ -16,6 +16,7 @@ logs/ (TensorBoard), metrics.json, samples.txt and model.keras (a
 import json
 import os
 
+import common
 from absl import app
 from absl import flags
 
@@ -23,10 +24,9 @@ from zoo.data import language_modeling
 from zoo.data import seq2seq
 from zoo.models import Transformer
 from zoo.tasks import Seq2SeqLM
-from zoo.training import recipe
 from zoo.training import run
 
-recipe.define_flags(
+common.define_flags(
     preset="transformer_small",
     tokenizer="sentence_piece",
     vocabulary_size=8000,
@@ -49,17 +49,16 @@ flags.DEFINE_integer("samples", 3, "Validation examples to decode at the end.")
 FLAGS = flags.FLAGS
 
 
-def main(argv):
-    del argv
-    model_dir = recipe.start("transformer_pretrain")
-    train_documents, validation_documents = recipe.corpus()
-    tokenizer = recipe.tokenizer(model_dir, train_documents)
+def main(_):
+    model_dir = common.start("transformer_pretrain")
+    train_documents, validation_documents = common.corpus()
+    tokenizer = common.tokenizer(model_dir, train_documents)
     if not hasattr(tokenizer, "sentinel_ids"):
         raise ValueError("transformer_pretrain needs --tokenizer=sentence_piece "
                          "(span corruption uses its sentinel tokens).")
-    backbone = recipe.backbone(Transformer, tokenizer)
-    length = FLAGS.sequence_length
-    recipe.check_model_dir(model_dir, "transformer_pretrain", backbone,
+    backbone = common.backbone(Transformer, tokenizer)
+    length = common.sequence_length(backbone)
+    common.check_model_dir(model_dir, "transformer_pretrain", backbone,
                            tokenizer, sequence_length=length)
 
     chunk = seq2seq.chunk_length(length)
@@ -88,8 +87,8 @@ def main(argv):
           "parameters.")
 
     task = Seq2SeqLM(backbone, tokenizer, label_smoothing=0.0)
-    recipe.compile(task, backbone.hidden_dim)
-    metrics = recipe.train(task, train_data, validation_data, model_dir,
+    common.compile(task, backbone.hidden_dim)
+    metrics = common.train(task, train_data, validation_data, model_dir,
                            tokens_per_step=FLAGS.batch_size * length)
 
     samples = decode_samples(task, validation_data)

@@ -1,15 +1,22 @@
-"""Evaluation metrics of the fine-tuning recipes.
+"""Evaluation of the fine-tuned tasks: metrics, and the loops that run a
+task over a test set to compute them.
 
 - `bleu`: corpus-level BLEU of detokenized text, computed by sacreBLEU
-  itself (Post 2018), so scores compare with published sacreBLEU numbers.
+  itself (Post 2018), so scores compare with published sacreBLEU numbers;
+  `translate` and `translation_scores` run a `Seq2SeqLM` over sources.
 - `entity_scores`: entity-level precision, recall and F1 over BIO tags, as
   the CoNLL-2003 `conlleval` script and WNUT-17 count them: an entity is
-  right only if its type and both its boundaries are right.
+  right only if its type and both its boundaries are right
+  (`score_tagger` runs a `TokenClassifier`).
 - `classification_scores`: accuracy, and F1 of the positive class for two
-  classes (GLUE reports F1 for MRPC and QQP).
+  classes (GLUE reports F1 for MRPC and QQP) (`score_classifier`).
+- `exact_match`: the share of prompts a `CausalLM` completes exactly.
 """
 
 import numpy as np
+import sacrebleu
+
+from zoo.generation import requests
 
 
 def bleu(hypotheses, references, lowercase=False):
@@ -25,8 +32,6 @@ def bleu(hypotheses, references, lowercase=False):
         "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0"),
         and the n-gram `precisions`, `brevity_penalty`, lengths.
     """
-    import sacrebleu
-
     if len(hypotheses) != len(references):
         raise ValueError(
             f"{len(hypotheses)} hypotheses but {len(references)} references."
@@ -121,3 +126,93 @@ def classification_scores(labels, predictions, num_classes):
         result["f1"] = (2 * precision * recall / (precision + recall)
                         if precision + recall else 0.0)
     return result
+
+
+# Running a task over a test set -----------------------------------------------
+
+
+def score_classifier(task, batches, labels, num_classes):
+    """`classification_scores` of a classifier's argmax over `batches`."""
+    logits = np.concatenate([
+        np.asarray(task.predict_on_batch(x), "float32") for x, _ in batches])
+    return classification_scores(labels, logits.argmax(-1), num_classes)
+
+
+def score_tagger(task, batches, true_tags, names):
+    """`entity_scores` of a tagger over `batches` of `(x, tags, weights)`,
+    each word's tag read at its first piece (weight 1)."""
+    predicted = []
+    for x, _, weights in batches:
+        logits = np.asarray(task.predict_on_batch(x), "float32")
+        for row, first in zip(logits.argmax(-1), np.asarray(weights) > 0):
+            predicted.append([names[i] for i in row[first]])
+    return entity_scores(true_tags, predicted)
+
+
+def continuations(task, prompts, length, max_new_tokens):
+    """Greedy new ids of id `prompts` (stop token kept), within `length`
+    tokens in all; none where the longest prompt leaves no room."""
+    longest = max(len(p) for p in prompts)
+    room = min(max_new_tokens, length - longest)
+    if room < 1:
+        return [[] for _ in prompts]
+    rows = task.generate([list(p) for p in prompts], max_new_tokens=room)
+    return [row[len(p):] for row, p in zip(rows, prompts)]
+
+
+def completion_texts(task, prompts, length):
+    """Greedy completions of id `prompts`, as text (end token left out)."""
+    if not prompts:
+        return []
+    new = continuations(task, prompts, length, length)
+    return requests.detokenize(task.tokenizer, new,
+                               drop={task.tokenizer.end_token_id})
+
+
+def exact_match(task, encoded, length, batch_size=100):
+    """Share of `(prompt, completion)` id pairs whose greedy completion is
+    exactly `completion`. Prompts of one length decode together, so that
+    every row has room for its whole reference."""
+    correct = 0
+    by_length = {}
+    for prompt, completion in encoded:
+        by_length.setdefault(len(prompt), []).append((prompt, completion))
+    for group in by_length.values():
+        for begin in range(0, len(group), batch_size):
+            chunk = group[begin:begin + batch_size]
+            outputs = continuations(task, [p for p, _ in chunk], length,
+                                    max(len(c) for _, c in chunk))
+            for (_, completion), new in zip(chunk, outputs):
+                correct += list(new) == list(completion)
+    return correct / len(encoded)
+
+
+def translate(task, source_ids, sampler="greedy", batch_size=128, **options):
+    """Detokenized translations of `source_ids` (lists of ids), decoded in
+    batches of similar length; the output keeps the input order."""
+    order = np.argsort([len(ids) for ids in source_ids], kind="stable")
+    outputs = [None] * len(source_ids)
+    stops = {task.tokenizer.end_token_id}
+    for begin in range(0, len(order), batch_size):
+        chunk = order[begin:begin + batch_size]
+        rows = task.generate([source_ids[i] for i in chunk], sampler=sampler,
+                             **options)
+        texts = requests.detokenize(task.tokenizer, rows, drop=stops)
+        for i, text in zip(chunk, texts):
+            outputs[i] = text
+    return outputs
+
+
+def translation_scores(hypotheses, references):
+    """BLEU (cased and lowercase, with sacreBLEU's signature), brevity
+    penalty and the share of exact translations."""
+    scores = bleu(hypotheses, references)
+    return {
+        "bleu": round(scores["score"], 2),
+        "exact_match": float(np.mean([h == r for h, r in
+                                      zip(hypotheses, references)])),
+        "bleu_lowercase": round(
+            bleu(hypotheses, references, lowercase=True)["score"], 2),
+        "signature": scores["signature"],
+        "brevity_penalty": scores["brevity_penalty"],
+    }

@@ -13,8 +13,32 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data import corpus
+from zoo.data import numbers
 from zoo.data import parallel
 from zoo.data import tokenizers
+
+NUMBER_SPLITS = (8000, 300)  # the embedded task: train, validation
+
+
+def completion_sets(train_files, validation_files, seed=0):
+    """`{split: (pairs, lines)}` for "train" and "validation": JSONL files
+    (folders give their *.jsonl), or without files the embedded task of
+    writing numbers in words."""
+    if not train_files:
+        if validation_files:
+            raise ValueError("--validation_files needs --train_files too.")
+        sets = {}
+        for split, values in zip(("train", "validation"),
+                                 numbers.splits(NUMBER_SPLITS, seed)):
+            pairs = numbers.completions(values)
+            sets[split] = (pairs, [("numbers", i + 1)
+                                   for i in range(len(pairs))])
+        return sets
+    if not validation_files:
+        raise ValueError("Give --validation_files too (held-out JSONL).")
+    return {split: read_jsonl(corpus.list_files(paths, ("*.jsonl",)))
+            for split, paths in (("train", train_files),
+                                 ("validation", validation_files))}
 
 
 def read_jsonl(paths):

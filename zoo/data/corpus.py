@@ -110,3 +110,14 @@ def split_documents(documents, validation_fraction):
             f"{validation_fraction}; give more text or --validation_files."
         )
     return train, validation
+
+
+def text_sets(train_files, validation_files):
+    """`{"train": documents, "validation": documents}`, both required."""
+    if not train_files:
+        raise ValueError("--task=text needs --train_files (and "
+                         "--validation_files).")
+    if not validation_files:
+        raise ValueError("Give --validation_files too (held-out text).")
+    return {"train": read_documents(train_files),
+            "validation": read_documents(validation_files)}

@@ -97,3 +97,10 @@ def window_dataset(stream, sequence_length, batch_size, training=True,
     return starts.map(windows, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
         tf.data.AUTOTUNE
     )
+
+
+def prompts(stream, length, count):
+    """`count` prompts of `length` tokens, from evenly spaced windows of
+    `stream`: what a model continues to show what it learned."""
+    starts = np.linspace(0, max(len(stream) - 4 * length, 0), count)
+    return [stream[s:s + max(1, length)] for s in starts.astype(int)]

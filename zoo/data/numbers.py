@@ -120,3 +120,48 @@ def splits(sizes, seed=0):
         result.append(numbers)
         used.extend(numbers)
     return result
+
+
+# The fine-tuning recipes' embedded tasks -------------------------------------
+
+
+def comparisons(values, seed):
+    """Sentence pairs `(english(a), english(b))` and labels "1" where a > b
+    ("0" otherwise), b a shuffle of `values`."""
+    rng = np.random.default_rng([seed, len(values)])
+    others = rng.permutation(values)
+    texts = [(english(a), english(b)) for a, b in zip(values, others)]
+    return texts, [str(int(a > b)) for a, b in zip(values, others)]
+
+
+def number_runs(values, seed):
+    """Sentences of 1-3 numbers, each in English words ("forty-two
+    thousand one", tagged B-words I-words I-words I-words) or in digits
+    ("42,001", tagged B-digits). Where one number in words ends and the
+    next begins has to be learned from how numbers are written.
+
+    Returns:
+        `(sentences, tags, line_numbers)`, as `labelled.read_conll` does.
+    """
+    rng = np.random.default_rng([seed, len(values), 7])
+    sentences, tags, line_numbers = [], [], []
+    i = 0
+    while i < len(values):
+        words, labels = [], []
+        for number in values[i:i + int(rng.integers(1, 4))]:
+            i += 1
+            if rng.random() < 0.7:
+                new, kind = english(number).split(), "words"
+            else:
+                new, kind = [f"{number:,}"], "digits"
+            words += new
+            labels += [f"B-{kind}"] + [f"I-{kind}"] * (len(new) - 1)
+        sentences.append(words)
+        tags.append(labels)
+        line_numbers.append(list(range(1, len(words) + 1)))
+    return sentences, tags, line_numbers
+
+
+def completions(values):
+    """`("847 in words:", " eight hundred forty-seven")` pairs."""
+    return [(f"{n} in words:", f" {english(n)}") for n in values]

@@ -11,7 +11,42 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data import corpus
+from zoo.data import numbers
 from zoo.data import tokenizers
+
+SPLITS = ("train", "validation", "test")
+NUMBER_SPLITS = (20000, 500, 1000)  # the embedded task: train, val, test
+
+
+def translation_sets(files, seed=0):
+    """`{split: (sources, targets, names)}` for train, validation and test.
+
+    Args:
+        files: `{split: (source path, target path)}`, None where not given.
+            Without a training pair, the embedded German -> English number
+            task (German targets would score BLEU 0 even when right: a
+            German number is one word, and BLEU counts n-grams up to 4).
+        seed: int, for the embedded task.
+    """
+    for split, (source, target) in files.items():
+        if (source is None) != (target is None):
+            raise ValueError(f"Give both --{split}_source and "
+                             f"--{split}_target, or neither.")
+    if files["train"][0] is None:
+        if any(paths[0] for paths in files.values()):
+            raise ValueError("Validation or test files need --train_source "
+                             "and --train_target too.")
+        return {split: ([numbers.german(n) for n in values],
+                        [numbers.english(n) for n in values],
+                        (f"numbers:{split}.de", f"numbers:{split}.en"))
+                for split, values in zip(SPLITS,
+                                         numbers.splits(NUMBER_SPLITS, seed))}
+    for split in ("validation", "test"):
+        if files[split][0] is None:
+            raise ValueError(f"Give --{split}_source and --{split}_target "
+                             "(held-out pairs to validate and score on).")
+    return {split: (*read_parallel(*paths), paths)
+            for split, paths in files.items()}
 
 
 def read_lines(path):
@@ -94,7 +129,9 @@ def slices(structure):
 
 def pair_dataset(pairs, training, seed=0, skip=0):
     """A `tf.data` dataset of `(source, target)` id vectors; endless and
-    reshuffled each epoch when `training`; `skip` pairs skipped (resume)."""
+    reshuffled each epoch when `training`; `skip` pairs skipped (resume:
+    batch size x steps counts pairs before the length buckets fill, close
+    to, not exactly, where an interrupted run stood)."""
     dataset = slices((ragged([p[0] for p in pairs]),
                       ragged([p[1] for p in pairs])))
     if training:

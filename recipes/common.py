@@ -1,9 +1,9 @@
-"""The flags and wiring every recipe shares.
+"""The flags and wiring every recipe shares (the recipes import it).
 
 A recipe defines these flags with its own defaults (`define_flags`), then
 calls the helpers in order: `start` (seed, precision, model dir, flags
 file), `corpus`, `tokenizer`, `backbone` (fine-tuning: `starting_point`),
-`check_model_dir`, `compile`, and `zoo.training.run.train`.
+`sequence_length`, `check_model_dir`, `compile`, and `train`.
 """
 
 import ast
@@ -33,6 +33,13 @@ def define_flags(finetuning=False, **defaults):
     def default(name, value):
         return defaults.get(name, value)
 
+    _model_flags(finetuning, default)
+    _training_flags(default)
+    flags.mark_flag_as_required("model_dir")
+
+
+def _model_flags(finetuning, default):
+    """Where the run writes, what it trains, on which text, tokenized how."""
     flags.DEFINE_string("model_dir", default("model_dir", None),
                         "Where the run writes everything (see README).")
     flags.DEFINE_string("preset", default("preset", None),
@@ -64,8 +71,14 @@ def define_flags(finetuning=False, **defaults):
     flags.DEFINE_integer("vocabulary_size", default("vocabulary_size", 8000),
                          "Target vocabulary size for subword tokenizers.")
     flags.DEFINE_bool("lowercase", True, "WordPiece: lowercase the text.")
-    flags.DEFINE_integer("sequence_length", default("sequence_length", None),
-                         "Tokens per example; default: the model's context.")
+    flags.DEFINE_integer(
+        "sequence_length", default("sequence_length", None),
+        "Tokens per example; default: the recipe's, or the model's context "
+        "if that is shorter (none: the model's context).")
+
+
+def _training_flags(default):
+    """How the run trains, checkpoints and evaluates."""
     flags.DEFINE_integer("batch_size", default("batch_size", 32),
                          "Examples per batch.")
     flags.DEFINE_integer("steps", default("steps", 1000),
@@ -92,7 +105,8 @@ def define_flags(finetuning=False, **defaults):
     flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
                       "Keras dtype policy.")
     flags.DEFINE_bool("xla", default("xla", True),
-                      "Compile the training step with XLA.")
+                      "Compile the training step (XLA on TensorFlow, jax.jit "
+                      "on JAX).")
     flags.DEFINE_integer("steps_per_execution", 50,
                          "Training steps per call into the compiled loop.")
     flags.DEFINE_integer("seed", 1337, "Seed for weights, data order, masks.")
@@ -104,7 +118,6 @@ def define_flags(finetuning=False, **defaults):
                          "Steps between validations (0: at the end only).")
     flags.DEFINE_integer("validation_batches", 0,
                          "Batches per validation (0: all of it).")
-    flags.mark_flag_as_required("model_dir")
 
 
 def start(recipe_name):
@@ -197,15 +210,17 @@ def starting_point(model_dir, backbone_class, pretrain_recipe, texts):
     return pretrained, result
 
 
-def sequence_length(backbone, default=None):
-    """`--sequence_length`, else `default`, else the model's maximum;
-    longer than the model's maximum is an error."""
+def sequence_length(backbone):
+    """Tokens per example, the one rule of every recipe: `--sequence_length`
+    if given (more than the model's `max_sequence_length` is an error);
+    otherwise the recipe's default, cut to the model's maximum."""
     limit = backbone.max_sequence_length
-    length = FLAGS.sequence_length or min(default or limit, limit)
-    if length > limit:
-        raise ValueError(f"--sequence_length={length} exceeds the model's "
-                         f"max_sequence_length {limit}.")
-    return length
+    if FLAGS["sequence_length"].present:
+        if FLAGS.sequence_length > limit:
+            raise ValueError(f"--sequence_length={FLAGS.sequence_length} "
+                             f"exceeds the model's max_sequence_length {limit}.")
+        return FLAGS.sequence_length
+    return min(FLAGS.sequence_length or limit, limit)
 
 
 def check_model_dir(model_dir, recipe_name, backbone, tokenizer, **extra):

@@ -36,7 +36,10 @@ import os
 import statistics
 import sys
 
+from benchmarks import report
 from benchmarks import run
+from benchmarks.measure import time_calls
+from benchmarks.workloads import WORKLOADS
 
 LIBRARIES = ("xla", "tensorflow", "pytorch")
 NAMES = {"xla": "XLA", "tensorflow": "TF, no XLA", "pytorch": "PyTorch"}
@@ -123,12 +126,12 @@ def worker(library, workload, budget):
     """Each product's seconds (the median call over `copies`) for one
     library, in this process."""
     seconds = []
-    for p in products(run.WORKLOADS[workload]):
+    for p in products(WORKLOADS[workload]):
         if library == "pytorch":
             call = _pytorch_call(p)
         else:
             call = _tensorflow_call(p, xla=library == "xla")
-        times, _ = run.time_calls(call, budget)
+        times, _ = time_calls(call, budget)
         seconds.append(statistics.median(times) / copies(p))
     return seconds
 
@@ -178,7 +181,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    names = [name for name, w in run.WORKLOADS.items()
+    names = [name for name, w in WORKLOADS.items()
              if w.kind in ("train", "infer")]
     parser.add_argument("--workload", choices=names)
     parser.add_argument("--libraries", default=",".join(LIBRARIES),
@@ -203,7 +206,7 @@ def main(argv=None):
     if "pytorch" in libraries and importlib.util.find_spec("torch") is None:
         parser.error('the pytorch column needs torch; install it with: '
                      'pip install -e ".[pytorch]"')
-    w = run.WORKLOADS[args.workload]
+    w = WORKLOADS[args.workload]
     # The machine's speed drifts: alternate the libraries, and keep each
     # product's median over the repeats.
     runs = {name: [] for name in libraries}
@@ -213,7 +216,7 @@ def main(argv=None):
     seconds = {name: [statistics.median(times) for times in zip(*repeats)]
                for name, repeats in runs.items()}
     print(f"# {w.name}: dense products, float32, {datetime.date.today()}, "
-          f"{os.cpu_count()} cores, {run._cpu_name()}")
+          f"{os.cpu_count()} cores, {report.cpu_name()}")
     print(markdown(w, seconds))
 
 

@@ -24,7 +24,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks import run  # noqa: E402
+from benchmarks import measure  # noqa: E402
+from benchmarks.workloads import DEFAULT_LIBRARIES  # noqa: E402
+from benchmarks.workloads import WORKLOADS  # noqa: E402
 
 # Events that wrap a whole execution rather than one op.
 WRAPPERS = ("ThunkExecutor", "ExecutorState", "CpuExecutable",
@@ -59,7 +61,7 @@ def op_times(space, per=1):
 def _runner(w, library):
     """(run `n` executions, what one execution is) for workload `w`."""
     if w.kind == "generate":
-        generate = run.generator(w, library, xla=True)
+        generate = measure.generator(w, library, xla=True)
 
         def execute(n):
             for _ in range(n):
@@ -67,7 +69,7 @@ def _runner(w, library):
 
         return execute, "generate call"
 
-    model, data = run.compiled_model(w, library, xla=True)
+    model, data = measure.compiled_model(w, library, xla=True)
     if w.kind == "infer":
         def execute(n):
             model.predict(data, steps=n * w.steps_per_execution, verbose=0)
@@ -83,7 +85,7 @@ def profile(workload, library, executions=2, top=25):
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-    w = run.WORKLOADS[workload]
+    w = WORKLOADS[workload]
     keras.utils.set_random_seed(0)
     execute, unit = _runner(w, library)
     per = executions * (w.steps_per_execution if unit == "step" else 1)
@@ -118,8 +120,8 @@ def profile(workload, library, executions=2, top=25):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workload", required=True,
-                        choices=sorted(run.WORKLOADS))
-    parser.add_argument("--library", choices=run.DEFAULT_LIBRARIES, default="zoo")
+                        choices=sorted(WORKLOADS))
+    parser.add_argument("--library", choices=DEFAULT_LIBRARIES, default="zoo")
     parser.add_argument("--executions", type=int, default=2,
                         help="executions profiled (each steps_per_execution "
                              "steps, or one generate call)")

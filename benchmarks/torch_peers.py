@@ -23,10 +23,23 @@ compute, as Keras' policy) and XLA on is `torch.compile` of the model
 `GenerationMixin.generate`, greedy, with its dynamic KV cache; with
 "XLA on" it uses the static cache, under which `generate` compiles the
 forward pass itself.
+
+PyTorch does not depend on the Keras backend: `benchmarks.run` measures
+it on the tensorflow rows only. Its worker process (`benchmarks.run
+--worker` with `"library": "pytorch"`) runs `worker` here, which imports
+neither TensorFlow nor Keras.
 """
 
 import contextlib
 import math
+
+from benchmarks.measure import measure_generation
+from benchmarks.measure import print_result
+from benchmarks.measure import time_calls
+from benchmarks.workloads import WORKLOADS
+from benchmarks.workloads import random_batch
+from benchmarks.workloads import random_prompts
+from benchmarks.workloads import step_flops
 
 
 def _require_torch():
@@ -135,8 +148,6 @@ def step_function(w, dtype, compiled, learning_rate=1e-4):
     """A function that runs one training step (or, for inference rows, one
     forward pass) of `w`'s PyTorch peer on a fixed random batch."""
     torch, _ = _require_torch()
-    from benchmarks.run import random_batch
-
     torch.manual_seed(0)
     model = peer_model(w)
     x, y, _ = random_batch(w)
@@ -187,8 +198,6 @@ def generator(w, dtype, compiled):
     """A function that runs one greedy generation of `w` with the GPT-2 peer:
     16-token prompts, `w.new_tokens` new tokens, no stop token."""
     torch, transformers = _require_torch()
-    from benchmarks.run import random_prompts
-
     torch.manual_seed(0)
     model = peer_model(w).eval()
     prompts = torch.from_numpy(random_prompts(w)).long()
@@ -212,10 +221,7 @@ def generator(w, dtype, compiled):
 
 def measure_steps(w, dtype, compiled, budget):
     """Throughput of `w`'s training or inference steps, as
-    `benchmarks.run.measure_steps` reports it for the Keras models."""
-    from benchmarks.run import step_flops
-    from benchmarks.run import time_calls
-
+    `benchmarks.measure.measure_steps` reports it for the Keras models."""
     times, first = time_calls(step_function(w, dtype, compiled), budget)
     per_step = sum(times) / len(times)  # as the Keras rows: stalls count
     return {
@@ -224,3 +230,16 @@ def measure_steps(w, dtype, compiled, budget):
         "steps_timed": len(times),
         "first_execution_seconds": first,
     }
+
+
+def worker(spec):
+    """Measure the PyTorch peer as `spec` says (its workload, dtype, xla
+    and budget) and print the result, as `benchmarks.measure.worker` does
+    for the Keras libraries."""
+    w = WORKLOADS[spec["workload"]]
+    dtype, xla, budget = spec["dtype"], spec["xla"], spec["budget"]
+    if w.kind == "generate":
+        result = measure_generation(w, generator(w, dtype, xla), budget)
+    else:
+        result = measure_steps(w, dtype, xla, budget)
+    print_result(result)

@@ -12,7 +12,9 @@ import sys
 import keras
 import pytest
 
+from benchmarks import report
 from benchmarks import run
+from benchmarks import workloads
 from zoo.models import BertEncoder
 from zoo.models import GPTDecoder
 from zoo.models import Transformer
@@ -32,18 +34,18 @@ def _dense_flops(model, tokens_per_kernel):
 
 @pytest.mark.parametrize("name", ["gpt_nano", "gpt2_small"])
 def test_gpt_flops_are_the_models_matmuls(name):
-    w = run.WORKLOADS[name]
+    w = workloads.WORKLOADS[name]
     model = GPTDecoder(**w.config)
     t, d, layers = w.length, w.config["hidden_dim"], w.config["num_layers"]
     expected = (_dense_flops(model, lambda path: t)
                 + layers * 2 * 2 * t * t * d  # Q K^T and P V
                 + 2 * t * d * w.config["vocabulary_size"])  # tied logits
-    assert run.forward_flops(w) == w.batch * expected
-    assert run.step_flops(w) == 3 * run.forward_flops(w)
+    assert workloads.forward_flops(w) == w.batch * expected
+    assert workloads.step_flops(w) == 3 * workloads.forward_flops(w)
 
 
 def test_bert_flops_are_the_models_matmuls():
-    w = run.WORKLOADS["bert_tiny"]
+    w = workloads.WORKLOADS["bert_tiny"]
     model = BertEncoder(**w.config)
     t, d, layers = w.length, w.config["hidden_dim"], w.config["num_layers"]
 
@@ -51,24 +53,24 @@ def test_bert_flops_are_the_models_matmuls():
         return 1 if "pooled" in path else t
 
     expected = _dense_flops(model, tokens) + layers * 2 * 2 * t * t * d
-    assert run.forward_flops(w) == w.batch * expected
-    infer = run.WORKLOADS["bert_base_infer"]
-    assert run.step_flops(infer) == run.forward_flops(infer)
+    assert workloads.forward_flops(w) == w.batch * expected
+    infer = workloads.WORKLOADS["bert_base_infer"]
+    assert workloads.step_flops(infer) == workloads.forward_flops(infer)
 
 
 def test_transformer_flops_are_the_models_matmuls():
-    w = run.WORKLOADS["transformer_base"]
+    w = workloads.WORKLOADS["transformer_base"]
     config = dict(w.config, num_layers=2)
     model = Transformer(**config)
-    small = run.Workload("small", "train", "transformer", config, w.batch,
-                         w.length)
+    small = workloads.Workload("small", "train", "transformer", config,
+                               w.batch, w.length)
     t, d = w.length, config["hidden_dim"]
     # Encoder self, decoder self and decoder cross attention per layer.
     attention = 3 * 2 * 2 * t * t * d
     expected = (_dense_flops(model, lambda path: t)
                 + config["num_layers"] * attention
                 + 2 * t * d * config["vocabulary_size"])
-    assert run.forward_flops(small) == w.batch * expected
+    assert workloads.forward_flops(small) == w.batch * expected
 
 
 def _side(throughput, flops=None, memory=1000.0):
@@ -88,7 +90,7 @@ def test_markdown_table_ratios_best_settings_and_failures():
         {"workload": "bert_tiny", "dtype": "float32", "xla": True,
          "zoo": _side(100, 1e9), "keras-hub": {"error": "OOM"}},
     ]
-    table = run.markdown(results, peak)
+    table = report.markdown(results, peak)
     lines = table.splitlines()
     assert ("| gpt_nano | float32 | on | 3,000 tok/s | 2,000 tok/s | 1.50x "
             "| 50% / 40% | 1,000 / 1,000 |") in lines
@@ -108,7 +110,7 @@ def test_markdown_table_with_the_pytorch_peer():
         {"workload": "gpt_nano", "dtype": "float32", "xla": False,
          "zoo": _side(1000, 20e9), "keras-hub": _side(900, 18e9)},
     ]
-    lines = run.markdown(results, peak).splitlines()
+    lines = report.markdown(results, peak).splitlines()
     assert lines[0] == (
         "| workload | dtype | XLA | zoo | keras-hub | pytorch | "
         "zoo / keras-hub | zoo / pytorch | MFU zoo / keras-hub / pytorch | "
@@ -130,13 +132,13 @@ def test_repeats_keep_the_median_run():
     runs = [{"throughput": 5.0, "peak_memory_mb": 1}, {"error": "timed out"},
             {"throughput": 9.0, "peak_memory_mb": 2},
             {"throughput": 7.0, "peak_memory_mb": 3}]
-    median = run.median_run(runs)
+    median = report.median_run(runs)
     assert median["throughput"] == 7.0 and median["peak_memory_mb"] == 3
     assert median["throughputs"] == [5.0, None, 9.0, 7.0]
-    assert run.median_run([{"throughput": 4.0}, {"throughput": 6.0}])[
+    assert report.median_run([{"throughput": 4.0}, {"throughput": 6.0}])[
         "throughput"] == 4.0  # of an even count, the lower
-    assert run.median_run([{"error": "OOM"}]) == {"error": "OOM"}
-    assert "throughputs" not in run.median_run([{"throughput": 1.0}])
+    assert report.median_run([{"error": "OOM"}]) == {"error": "OOM"}
+    assert "throughputs" not in report.median_run([{"throughput": 1.0}])
 
 
 def test_unknown_workload_is_refused(capsys):
@@ -177,13 +179,13 @@ def test_quick_mode_runs_end_to_end(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(output.read_text())
-    assert {r["workload"] for r in results["results"]} == set(run.QUICK)
+    assert {r["workload"] for r in results["results"]} == set(workloads.QUICK)
     for row in results["results"]:
-        for library in run.DEFAULT_LIBRARIES:
+        for library in workloads.DEFAULT_LIBRARIES:
             assert "error" not in row[library], row
             assert row[library]["throughput"] > 0
             assert row[library]["peak_memory_mb"] > 0
     assert results["peak"]["float32"] > 0
-    for name in run.QUICK:
+    for name in workloads.QUICK:
         assert f"| {name} | float32 | on |" in done.stdout
     assert "Best setting of each library" in done.stdout

@@ -6,7 +6,7 @@ No speed is asserted; the workers run at a tiny budget on tiny sizes.
 import pytest
 
 from benchmarks import matmul
-from benchmarks import run
+from benchmarks import workloads
 
 
 def _flops(ps):
@@ -18,11 +18,12 @@ def _flops(ps):
 def test_products_are_the_rows_dense_flops(name):
     """The products' FLOPs are benchmarks.run's FLOPs of the row without
     Q K^T, P V and the pooler; training runs three products per layer."""
-    w = run.WORKLOADS[name]
+    w = workloads.WORKLOADS[name]
     c, t = w.config, w.length
     d, layers = c["hidden_dim"], c["num_layers"]
     squares = {"gpt": 1, "bert": 1, "transformer": 3}[w.family] * layers
-    dense = run.forward_flops(w) - w.batch * squares * 2 * 2 * t * t * d
+    dense = (workloads.forward_flops(w)
+             - w.batch * squares * 2 * 2 * t * t * d)
     if w.family == "bert":
         dense -= w.batch * 2 * d * d  # the pooler, on one row a sequence
     ps = matmul.products(w)
@@ -45,7 +46,7 @@ def test_copies_make_small_products_worth_timing():
 
 
 def test_table_gives_rates_ratios_and_step_seconds():
-    w = run.Workload("tiny", "infer", "bert", dict(
+    w = workloads.Workload("tiny", "infer", "bert", dict(
         hidden_dim=4, intermediate_dim=8, num_layers=1), 1, 2)
     ps = matmul.products(w)
     assert [p["name"] for p in ps] == ["4x4 forward", "4x8 forward",
@@ -63,10 +64,10 @@ def test_table_gives_rates_ratios_and_step_seconds():
 
 
 def test_workers_time_every_product(monkeypatch):
-    tiny = run.Workload("tiny", "train", "gpt", dict(
+    tiny = workloads.Workload("tiny", "train", "gpt", dict(
         hidden_dim=8, intermediate_dim=16, num_layers=1,
         vocabulary_size=5), 2, 4)
-    monkeypatch.setitem(run.WORKLOADS, "tiny", tiny)
+    monkeypatch.setitem(workloads.WORKLOADS, "tiny", tiny)
     monkeypatch.setattr(matmul, "MAX_COPIES", 2)
     for library in ("xla", "tensorflow"):
         seconds = matmul.worker(library, "tiny", budget=0.0)

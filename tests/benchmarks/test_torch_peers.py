@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks import run
+from benchmarks import workloads
 
 
 def test_missing_pytorch_says_how_to_install_it(monkeypatch):
@@ -15,7 +15,7 @@ def test_missing_pytorch_says_how_to_install_it(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch fails
     with pytest.raises(ImportError, match=r'pip install -e "\.\[pytorch\]"'):
-        torch_peers.peer_model(run.WORKLOADS["gpt_nano"])
+        torch_peers.peer_model(workloads.WORKLOADS["gpt_nano"])
 
 
 @pytest.mark.parametrize("name", ["gpt_nano", "bert_tiny", "transformer_base"])
@@ -24,18 +24,18 @@ def test_peer_has_the_keras_hub_models_parameters(name):
     pytest.importorskip("transformers")
     from benchmarks import torch_peers
 
-    w = run.WORKLOADS[name]
+    w = workloads.WORKLOADS[name]
     peer = torch_peers.peer_model(w)
     assert (sum(p.numel() for p in peer.parameters())
-            == run._keras_hub_model(w).count_params())
+            == workloads.keras_hub_model(w).count_params())
 
 
 def _small(name, **changes):
-    w = run.WORKLOADS[name]
+    w = workloads.WORKLOADS[name]
     config = dict(w.config, num_layers=1, hidden_dim=32, num_heads=2,
                   intermediate_dim=64, **changes)
-    return run.Workload(w.name, w.kind, w.family, config, 2, 16,
-                        new_tokens=w.new_tokens)
+    return workloads.Workload(w.name, w.kind, w.family, config, 2, 16,
+                              new_tokens=w.new_tokens)
 
 
 @pytest.mark.parametrize("name", ["gpt_nano", "bert_tiny", "transformer_base"])
@@ -68,10 +68,10 @@ def test_generation_keeps_the_prompt_and_adds_new_tokens():
 
     w = _small("generate_gpt_nano_b8", vocabulary_size=50,
                max_sequence_length=64)
-    w = run.Workload(w.name, w.kind, w.family, w.config, w.batch,
-                     run.PROMPT_LENGTH, new_tokens=5)
+    w = workloads.Workload(w.name, w.kind, w.family, w.config, w.batch,
+                           workloads.PROMPT_LENGTH, new_tokens=5)
     tokens = torch_peers.generator(w, "float32", compiled=False)()
-    assert tuple(tokens.shape) == (w.batch, run.PROMPT_LENGTH + 5)
+    assert tuple(tokens.shape) == (w.batch, workloads.PROMPT_LENGTH + 5)
     prompts = np.random.default_rng(0).integers(1, 50, (w.batch, 16))
     np.testing.assert_array_equal(tokens[:, :16].numpy(), prompts)
     assert torch.all((tokens >= 0) & (tokens < 50))

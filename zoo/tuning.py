@@ -12,11 +12,14 @@ written differently on TensorFlow on the CPU, and live here instead:
   triangle that the mask zeroes anyway.
 - **Dropout with a named random algorithm.** `keras.layers.Dropout` draws
   its mask with TensorFlow's default stateless algorithm, which XLA on the
-  CPU generates very slowly; this draws it with Philox.
+  CPU generates very slowly; this draws it with Threefry while TensorFlow
+  traces for XLA (`zoo.compat.compiling_for_xla`), and with Philox
+  otherwise (TensorFlow's own CPU kernels have no Threefry).
 
 The switch: `ZOO_TUNING=auto` (the default; on for the TensorFlow
 backend), `on` or `off`, or `zoo.tuning.set_tuning(...)`. What each one
-buys is measured side by side in `benchmarks.run --tuning both` (README).
+buys is measured side by side in `benchmarks.run --libraries
+zoo,zoo-untuned,...` (README).
 Both give the same numbers as the plain path (tests/test_tuning.py), but
 for dropout's random masks, which come from another algorithm.
 """
@@ -26,6 +29,8 @@ import os
 
 import keras
 from keras import ops
+
+from zoo import compat
 
 QUERY_BLOCK = 128  # queries per block of causal attention
 CHOICES = ("auto", "on", "off")
@@ -94,11 +99,12 @@ def _mask_block(mask, start, end):
 
 
 def dropout(inputs, rate, noise_shape, seed_generator):
-    """Inverted dropout of `inputs` with TensorFlow's Philox generator."""
+    """Inverted dropout of `inputs`: Threefry masks under XLA, Philox
+    elsewhere (so one seed gives different masks with and without XLA)."""
     import tensorflow as tf
 
     seed = ops.cast(  # the stateless ops take int32 seeds
         ops.mod(seed_generator.next(), 2**31 - 1), "int32")
     return tf.nn.experimental.stateless_dropout(
         inputs, rate=rate, noise_shape=noise_shape, seed=seed,
-        rng_alg="philox")
+        rng_alg="threefry" if compat.compiling_for_xla() else "philox")

@@ -11,6 +11,9 @@ after its last block; the models add it.
 
 Shapes: B batch, T decoder (query) length, S encoder (key) length,
 D hidden_dim, N num_heads, H head_dim.
+
+(Over 300 lines on purpose: the two blocks share their arguments,
+sub-layers and residual wiring, `_Block`, and read best side by side.)
 """
 
 import keras
@@ -256,6 +259,44 @@ class DecoderBlock(_Block):
         cross_attention_cache=None,
         training=None,
     ):
+        self._check_arguments(encoder_sequence, cross_attention_cache,
+                              self_attention_cache, cache_update_index)
+        caching = self_attention_cache is not None
+        mask = self._self_attention_mask(x, padding_mask, self_attention_cache,
+                                         cache_update_index)
+        new_cache = None
+
+        def self_attend(h):
+            nonlocal new_cache
+            out = self.self_attention(
+                h, attention_mask=mask, cache=self_attention_cache,
+                cache_update_index=cache_update_index,
+                causal=not caching,  # with a cache the mask holds it
+                training=training)
+            if caching:
+                out, new_cache = out
+            return out
+
+        def cross_attend(h):
+            cross_mask = None
+            if encoder_padding_mask is not None:
+                cross_mask = padding_attention_mask(encoder_padding_mask)
+            out = self.cross_attention(
+                h, encoder_sequence, attention_mask=cross_mask,
+                cache=cross_attention_cache, training=training)
+            return out if cross_attention_cache is None else out[0]
+
+        x = self._residual(x, self.self_attention_norm, self_attend, training)
+        if self.has_cross_attention:
+            x = self._residual(x, self.cross_attention_norm, cross_attend,
+                               training)
+        x = self._residual(
+            x, self.feed_forward_norm, self.feed_forward, training
+        )
+        return x if new_cache is None else (x, new_cache)  # (B, T, D)
+
+    def _check_arguments(self, encoder_sequence, cross_attention_cache,
+                         self_attention_cache, cache_update_index):
         has_encoder = (
             encoder_sequence is not None or cross_attention_cache is not None
         )
@@ -271,62 +312,20 @@ class DecoderBlock(_Block):
                 "Pass `self_attention_cache` and `cache_update_index` together."
             )
 
-        # Self attention: query t sees keys 0..t (and no padding).
-        query_length = keras.ops.shape(x)[1]
-        self_mask = None
+    def _self_attention_mask(self, x, padding_mask, cache, cache_update_index):
+        """No padding key; with a cache, query t (at cache_update_index + t)
+        sees keys 0..cache_update_index + t. (Without a cache the attention
+        adds the causal mask itself.)"""
+        mask = None
         if padding_mask is not None:
-            self_mask = padding_attention_mask(padding_mask)  # (B, 1, S)
-        if self_attention_cache is not None:
-            # Query t sits at cache_update_index + t; without a cache the
-            # attention adds the causal mask itself (causal=True).
-            key_length = keras.ops.shape(self_attention_cache)[2]
-            self_mask = merge_masks(
-                causal_attention_mask(query_length, key_length,
-                                      cache_update_index),
-                self_mask,
-            )
-
-        new_cache = None
-
-        def self_attend(h):
-            nonlocal new_cache
-            out = self.self_attention(
-                h,
-                attention_mask=self_mask,
-                cache=self_attention_cache,
-                cache_update_index=cache_update_index,
-                causal=self_attention_cache is None,
-                training=training,
-            )
-            if self_attention_cache is not None:
-                out, new_cache = out
-            return out
-
-        x = self._residual(x, self.self_attention_norm, self_attend, training)
-
-        if self.has_cross_attention:
-            cross_mask = None
-            if encoder_padding_mask is not None:
-                cross_mask = padding_attention_mask(encoder_padding_mask)
-
-            def cross_attend(h):
-                out = self.cross_attention(
-                    h,
-                    encoder_sequence,
-                    attention_mask=cross_mask,
-                    cache=cross_attention_cache,
-                    training=training,
-                )
-                return out if cross_attention_cache is None else out[0]
-
-            x = self._residual(
-                x, self.cross_attention_norm, cross_attend, training
-            )
-
-        x = self._residual(
-            x, self.feed_forward_norm, self.feed_forward, training
-        )
-        return x if new_cache is None else (x, new_cache)
+            mask = padding_attention_mask(padding_mask)  # (B, 1, S)
+        if cache is None:
+            return mask
+        query_length = keras.ops.shape(x)[1]
+        key_length = keras.ops.shape(cache)[2]
+        return merge_masks(
+            causal_attention_mask(query_length, key_length, cache_update_index),
+            mask)  # (B, T, S)
 
     def get_config(self):
         config = super().get_config()

@@ -128,23 +128,6 @@ def masked_lm_dataset(examples, tokenizer, sequence_length, batch_size,
     """
     if not examples:
         raise ValueError("No training examples: the corpus is empty.")
-    length = sequence_length
-    selections = length if whole_word else math.ceil(masking_rate * length)
-    pad = tokenizer.pad_token_id
-    generator = keras_hub.layers.MaskedLMMaskGenerator(
-        vocabulary_size=tokenizer.vocabulary_size(),
-        mask_selection_rate=masking_rate,
-        mask_token_id=tokenizer.mask_token_id,
-        mask_selection_length=selections,
-        unselectable_token_ids=[tokenizer.cls_token_id,
-                                tokenizer.sep_token_id, pad],
-        mask_token_rate=0.8,
-        random_token_rate=0.1,
-    )
-    continuation = np.array(
-        [t.startswith("##") for t in tokenizer.get_vocabulary()]
-    )
-    continuation = tf.constant(continuation)
     # (tf.ragged.constant took minutes on 100k examples; this takes ms.)
     a = ragged([np.asarray(e[0], "int32") for e in examples])
     b = ragged([np.asarray(e[1], "int32") for e in examples])
@@ -153,10 +136,37 @@ def masked_lm_dataset(examples, tokenizer, sequence_length, batch_size,
     if training:
         dataset = dataset.shuffle(len(examples), seed=seed).repeat()
         dataset = dataset.skip(skip_batches * batch_size)
+    mask = _masking(tokenizer, sequence_length, masking_rate, whole_word,
+                    next_sentence_prediction)
+    dataset = dataset.map(mask, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=training)
+    if not training:
+        dataset = dataset.cache()  # the same masks at every evaluation
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _masking(tokenizer, length, masking_rate, whole_word,
+             next_sentence_prediction):
+    """`(a, b, is_next) -> (x, y, weights)`: one example packed as
+    `[CLS] a [SEP] (b [SEP])`, masked by keras-hub's generator."""
+    pad = tokenizer.pad_token_id
+    generator = keras_hub.layers.MaskedLMMaskGenerator(
+        vocabulary_size=tokenizer.vocabulary_size(),
+        mask_selection_rate=masking_rate,
+        mask_token_id=tokenizer.mask_token_id,
+        mask_selection_length=(length if whole_word
+                               else math.ceil(masking_rate * length)),
+        unselectable_token_ids=[tokenizer.cls_token_id,
+                                tokenizer.sep_token_id, pad],
+        mask_token_rate=0.8,
+        random_token_rate=0.1,
+    )
+    continuation = tf.constant(
+        [t.startswith("##") for t in tokenizer.get_vocabulary()])
+    cls = tf.constant([tokenizer.cls_token_id], "int32")
+    sep = tf.constant([tokenizer.sep_token_id], "int32")
 
     def mask(a, b, is_next):
-        cls = tf.constant([tokenizer.cls_token_id], "int32")
-        sep = tf.constant([tokenizer.sep_token_id], "int32")
         parts = [cls, a, sep] + ([b, sep] if next_sentence_prediction else [])
         ids = tf.concat(parts, 0)  # (n,)
         segment_ids = tf.concat(
@@ -172,12 +182,10 @@ def masked_lm_dataset(examples, tokenizer, sequence_length, batch_size,
         token_ids = masked["token_ids"]
         if isinstance(token_ids, tf.RaggedTensor):
             token_ids = token_ids.flat_values
-        token_ids = tf.reshape(token_ids, [-1])
-        size = tf.shape(ids)[0]
         x = {
-            "token_ids": _pad(token_ids, length, pad),
+            "token_ids": _pad(tf.reshape(token_ids, [-1]), length, pad),
             "segment_ids": _pad(segment_ids, length, 0),
-            "padding_mask": _pad(tf.ones([size], "bool"), length, False),
+            "padding_mask": _pad(tf.ones_like(ids, "bool"), length, False),
             "mask_positions": tf.cast(masked["mask_positions"][0], "int32"),
         }
         y, weights = masked["mask_ids"][0], masked["mask_weights"][0]
@@ -186,11 +194,7 @@ def masked_lm_dataset(examples, tokenizer, sequence_length, batch_size,
             weights = {"masked_lm": weights, "next_sentence": tf.constant(1.0)}
         return x, y, weights
 
-    dataset = dataset.map(mask, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.batch(batch_size, drop_remainder=training)
-    if not training:
-        dataset = dataset.cache()  # the same masks at every evaluation
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return mask
 
 
 def _pad(values, length, value):

@@ -6,7 +6,7 @@ that holds one saves its vocabulary inside its `.keras` file, and
 
 | family          | tokenizer                        | trained with                  |
 |-----------------|----------------------------------|-------------------------------|
-| BERT            | WordPiece (`BertTokenizer`)      | keras-hub's WordPiece trainer |
+| BERT            | WordPiece (`BertTokenizer`)      | Hugging Face `tokenizers`     |
 | GPT             | byte-level BPE (`GPT2Tokenizer`) | Hugging Face `tokenizers`     |
 | GPT, small runs | characters (`CharacterTokenizer`)| the corpus's character set    |
 | encoder-decoder | SentencePiece, shared src/target | `sentencepiece`               |
@@ -20,10 +20,11 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from zoo import compat
+from zoo.data.tokenizer_classes import END_OF_TEXT
+from zoo.data.tokenizer_classes import CharacterTokenizer
+from zoo.data.tokenizer_classes import SubwordTokenizer
 
 KINDS = ("wordpiece", "byte_pair", "character", "sentence_piece")
-END_OF_TEXT = "<|endoftext|>"  # GPT-2's document separator
 NUM_SENTINELS = 100  # T5's <extra_id_0> ... <extra_id_99>
 
 
@@ -130,101 +131,6 @@ def train_byte_pair(texts, vocabulary_size=8000):
 # Characters (Tiny Shakespeare-style runs) -----------------------------------
 
 
-@keras.saving.register_keras_serializable(package="zoo")
-class CharacterTokenizer(keras_hub.tokenizers.Tokenizer):
-    """One token per Unicode character of a fixed vocabulary.
-
-    Id 0 is `<|endoftext|>` (start, end and document separator), id 1
-    `<unk>` (characters not seen in training), then the characters.
-
-    Args:
-        vocabulary: list of single characters, or None (set later by
-            `load_assets`).
-
-    Example:
-
-    >>> tokenizer = train_characters(["hello"])
-    >>> tokenizer.detokenize(tokenizer("hole"))
-    'hole'
-    """
-
-    SPECIAL_TOKENS = (END_OF_TEXT, "<unk>")
-
-    def __init__(self, vocabulary=None, dtype="int32", **kwargs):
-        super().__init__(dtype=dtype, **kwargs)
-        self._add_special_token(END_OF_TEXT, "end_token")
-        self._add_special_token(END_OF_TEXT, "start_token")
-        self._add_special_token("<unk>", "unknown_token")
-        self.file_assets = ["characters.json"]
-        self.set_vocabulary(vocabulary)
-
-    def set_vocabulary(self, characters):
-        self.vocabulary = None
-        if characters is None:
-            return
-        characters = [c for c in characters if c not in self.SPECIAL_TOKENS]
-        bad = [c for c in characters if len(c) != 1]
-        if bad:
-            raise ValueError(f"Character vocabulary entries must be single "
-                             f"characters; got {bad[:5]}.")
-        self.vocabulary = list(self.SPECIAL_TOKENS) + characters
-        self._ids = {token: i for i, token in enumerate(self.vocabulary)}
-        self._table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                tf.constant(self.vocabulary),
-                tf.range(len(self.vocabulary), dtype="int32"),
-            ),
-            default_value=1,  # <unk>
-        )
-        self._strings = tf.constant(
-            [""] + [""] + characters  # specials detokenize to nothing
-        )
-        self._update_special_token_ids()
-
-    def save_assets(self, dir_path):
-        characters = self.vocabulary[len(self.SPECIAL_TOKENS):]
-        with open(os.path.join(dir_path, "characters.json"), "w",
-                  encoding="utf-8") as file:
-            json.dump(characters, file, ensure_ascii=False)
-
-    def load_assets(self, dir_path):
-        with open(os.path.join(dir_path, "characters.json"),
-                  encoding="utf-8") as file:
-            self.set_vocabulary(json.load(file))
-
-    def get_vocabulary(self):
-        return list(self.vocabulary)
-
-    def vocabulary_size(self):
-        return len(self.vocabulary)
-
-    def id_to_token(self, id):
-        if not 0 <= id < len(self.vocabulary):
-            raise ValueError(f"Id {id} is outside the vocabulary "
-                             f"[0, {len(self.vocabulary)}).")
-        return self.vocabulary[id]
-
-    def token_to_id(self, token):
-        if token not in self._ids:
-            raise ValueError(f"{token!r} is not in the vocabulary.")
-        return self._ids[token]
-
-    @compat.preprocessing_function
-    def tokenize(self, inputs):
-        characters = tf.strings.unicode_split(inputs, "UTF-8")  # (B, None)
-        return tf.ragged.map_flat_values(self._table.lookup, characters)
-
-    @compat.preprocessing_function
-    def detokenize(self, inputs):
-        if not isinstance(inputs, tf.RaggedTensor):
-            inputs = tf.convert_to_tensor(inputs)
-        unbatched = inputs.shape.rank == 1
-        ids = tf.cast(inputs[None] if unbatched else inputs, "int32")
-        pieces = tf.gather(self._strings, ids)  # (B, None) strings
-        outputs = tf.strings.reduce_join(pieces, axis=-1)  # (B,)
-        return outputs[0] if unbatched else outputs
-
-
 def train_characters(texts):
     """A `CharacterTokenizer` over every character in `texts`."""
     texts = _check_texts(texts)
@@ -232,30 +138,6 @@ def train_characters(texts):
 
 
 # SentencePiece (the encoder-decoder's shared vocabulary) --------------------
-
-
-@keras.saving.register_keras_serializable(package="zoo")
-class SubwordTokenizer(keras_hub.tokenizers.SentencePieceTokenizer):
-    """A SentencePiece model shared by source and target.
-
-    Ids: 0 `<pad>`, 1 `<unk>`, 2 `<s>` (decoder start), 3 `</s>` (end),
-    then the sentinels `<extra_id_0>`, ... used by span corruption, then
-    the learned pieces.
-    """
-
-    def __init__(self, proto=None, **kwargs):
-        self._add_special_token("<pad>", "pad_token")
-        self._add_special_token("<s>", "start_token")
-        self._add_special_token("</s>", "end_token")
-        super().__init__(proto=proto, **kwargs)
-
-    def sentinel_ids(self):
-        """Ids of `<extra_id_0>`, `<extra_id_1>`, ... in order."""
-        vocabulary = set(self.get_vocabulary())
-        count = 0
-        while f"<extra_id_{count}>" in vocabulary:
-            count += 1
-        return [self.token_to_id(f"<extra_id_{i}>") for i in range(count)]
 
 
 def train_sentence_piece(texts, vocabulary_size=8000, model_type="unigram",

@@ -5,7 +5,7 @@ import inspect
 import keras
 
 from zoo import compat
-from zoo.models.checks import checks_data_first
+from zoo.models.data_checks import checks_data_first
 from zoo.models.presets import PRESETS
 
 

@@ -102,24 +102,16 @@ class BertEncoder(Backbone):
             dtype=dtype, name="segment_embedding",
         )
         self.embeddings_layer_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon, dtype=dtype, name="embeddings_layer_norm"
-        )
-        self.embeddings_dropout = Dropout(
-            dropout, dtype=dtype, name="embeddings_dropout"
-        )
-        self.transformer_layers = [
+            epsilon=layer_norm_epsilon, dtype=dtype, name="embeddings_layer_norm")
+        self.embeddings_dropout = Dropout(dropout, dtype=dtype,
+                                          name="embeddings_dropout")
+        self.transformer_layers = [  # post-LN, as BERT
             EncoderBlock(
-                num_heads=num_heads,
-                intermediate_dim=intermediate_dim,
-                dropout=dropout,
-                attention_dropout=attention_dropout,
-                activation=activation,
-                layer_norm_epsilon=layer_norm_epsilon,
-                norm_first=False,
-                kernel_initializer=initializer(),
-                dtype=dtype,
-                name=f"transformer_layer_{i}",
-            )
+                num_heads, intermediate_dim, dropout=dropout,
+                attention_dropout=attention_dropout, activation=activation,
+                layer_norm_epsilon=layer_norm_epsilon, norm_first=False,
+                kernel_initializer=initializer(), dtype=dtype,
+                name=f"transformer_layer_{i}")
             for i in range(num_layers)
         ]
         self.pooled_dense = keras.layers.Dense(

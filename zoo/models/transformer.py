@@ -94,39 +94,29 @@ class Transformer(Backbone):
             dtype=dtype, name="token_embedding",
         )
         self.position_encoding = SinusoidalPositionEncoding(
-            dtype=dtype, name="position_encoding"
-        )
-        self.embeddings_dropout = Dropout(
-            dropout, dtype=dtype, name="embeddings_dropout"
-        )
+            dtype=dtype, name="position_encoding")
+        self.embeddings_dropout = Dropout(dropout, dtype=dtype,
+                                          name="embeddings_dropout")
         block_args = dict(
-            num_heads=num_heads,
-            intermediate_dim=intermediate_dim,
-            dropout=dropout,
-            attention_dropout=attention_dropout,
-            activation=activation,
-            layer_norm_epsilon=layer_norm_epsilon,
-            norm_first=norm_first,
-            dtype=dtype,
-        )
+            num_heads=num_heads, intermediate_dim=intermediate_dim,
+            dropout=dropout, attention_dropout=attention_dropout,
+            activation=activation, layer_norm_epsilon=layer_norm_epsilon,
+            norm_first=norm_first, dtype=dtype)
         self.encoder_layers = [
             EncoderBlock(**block_args, name=f"encoder_layer_{i}")
             for i in range(num_layers)
         ]
         self.decoder_layers = [
-            DecoderBlock(
-                **block_args, cross_attention=True, name=f"decoder_layer_{i}"
-            )
+            DecoderBlock(**block_args, cross_attention=True,
+                         name=f"decoder_layer_{i}")
             for i in range(num_layers)
         ]
         self.encoder_norm = self.decoder_norm = None
         if norm_first:  # a pre-LN stack ends with a LayerNorm
-            self.encoder_norm = keras.layers.LayerNormalization(
-                epsilon=layer_norm_epsilon, dtype=dtype, name="encoder_norm"
-            )
-            self.decoder_norm = keras.layers.LayerNormalization(
-                epsilon=layer_norm_epsilon, dtype=dtype, name="decoder_norm"
-            )
+            self.encoder_norm, self.decoder_norm = (
+                keras.layers.LayerNormalization(
+                    epsilon=layer_norm_epsilon, dtype=dtype, name=name)
+                for name in ("encoder_norm", "decoder_norm"))
         self.build()
 
     def build(self, input_shape=None):

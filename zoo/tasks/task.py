@@ -10,7 +10,7 @@ import keras
 from keras import ops
 
 from zoo.models.checks import check_labels
-from zoo.models.checks import checks_data_first
+from zoo.models.data_checks import checks_data_first
 
 
 @checks_data_first

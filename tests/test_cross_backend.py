@@ -158,3 +158,21 @@ def test_a_recipe_run_on_jax_exports_from_tensorflow(tmp_path):
     rows = [row[m.astype(bool)].tolist() for row, m in
             zip(outputs["token_ids"], outputs["padding_mask"])]
     assert rows == [[i for i in row if i >= 0] for row in on_jax.tolist()]
+
+
+def test_savedmodel_export_on_jax_says_which_backend_to_use(tmp_path):
+    require("jax")
+    task = CausalLM(GPTDecoder(50, max_sequence_length=32, **SIZES))
+    task.save(tmp_path / "lm.keras")
+    script = (
+        "import keras, zoo\n"
+        "from zoo import export\n"
+        f"task = keras.saving.load_model({str(tmp_path / 'lm.keras')!r})\n"
+        f"export.export(task, {str(tmp_path / 'export')!r})\n")
+    result = subprocess.run([sys.executable, "-c", script],
+                            env=backend_env("jax"), capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode != 0
+    assert ("SavedModel export writes a TensorFlow graph, so it runs on "
+            "Keras' TensorFlow backend; this process runs on jax") in result.stderr
+    assert "KERAS_BACKEND=tensorflow" in result.stderr

@@ -5,6 +5,11 @@ turns a loaded `keras_hub.models.BertBackbone` or `GPT2Backbone` into the
 zoo's `BertEncoder` or `GPTDecoder` with the same weights, so that both
 give the same outputs (to float32 rounding).
 
+Weights are matched by their Keras paths, which name the same parts in
+both libraries but for a few names (`RENAMES`). keras-hub keeps attention
+kernels as (D, N, H) and (N, H, D), the zoo the same numbers as (D, N*H)
+and (N*H, D): they are reshaped on the way.
+
 Example:
 
     backbone = keras_hub.models.BertBackbone.from_preset("/path/to/preset")
@@ -13,85 +18,60 @@ Example:
 
 import keras_hub
 import numpy as np
+from keras import ops
 
 from zoo.models import BertEncoder
 from zoo.models import GPTDecoder
 
+# keras-hub's name of a part -> the zoo's.
+RENAMES = {
+    "self_attention_layer": "self_attention",
+    "self_attention_layer_norm": "self_attention_norm",
+    "cross_attention_layer_norm": "cross_attention_norm",
+    "feedforward_intermediate_dense": "feed_forward/inner",
+    "feedforward_output_dense": "feed_forward/outer",
+    "feedforward_layer_norm": "feed_forward_norm",
+}
 
-def _copy(source_variables, target_variables):
-    """Assign `source_variables` to `target_variables`, checking shapes."""
-    source_variables = list(source_variables)
-    target_variables = list(target_variables)
-    if len(source_variables) != len(target_variables):
+
+def _relative(layer, variable):
+    """`variable`'s path inside `layer` (without the layer's own path)."""
+    prefix = layer.path + "/"
+    path = variable.path
+    return path[len(prefix):] if path.startswith(prefix) else path
+
+
+def _zoo_path(path):
+    return "/".join(RENAMES.get(part, part) for part in path.split("/"))
+
+
+def copy_weights(source, target):
+    """Assign the weights of keras-hub layer or backbone `source` to the zoo
+    layer or backbone `target` built with the same sizes."""
+    sources = {_zoo_path(_relative(source, v)): v for v in source.weights}
+    targets = {_relative(target, v): v for v in target.weights}
+    if set(sources) != set(targets):
         raise ValueError(
-            f"Cannot copy {len(source_variables)} variables into "
-            f"{len(target_variables)}."
-        )
-    for source, target in zip(source_variables, target_variables):
-        if tuple(source.shape) != tuple(target.shape):
+            f"Cannot copy {type(source).__name__} into {type(target).__name__}:"
+            f" only the source has {sorted(set(sources) - set(targets))}, only "
+            f"the target {sorted(set(targets) - set(sources))}.")
+    for path, variable in targets.items():
+        value = ops.convert_to_numpy(sources[path])
+        if value.size != np.prod(variable.shape):
             raise ValueError(
-                f"Shape mismatch copying {source.path} {source.shape} into "
-                f"{target.path} {target.shape}."
-            )
-        target.assign(source)
-
-
-def _copy_layer(source, target):
-    _copy(source.weights, target.weights)
-
-
-def _copy_attention(source, target):
-    """keras `MultiHeadAttention` -> zoo `MultiHeadAttention`.
-
-    Keras keeps (D, N, H) / (N, H, D) kernels and (N, H) biases; the zoo
-    keeps the same numbers as (D, N*H) / (N*H, D) and (N*H,).
-    """
-    pairs = [
-        (source._query_dense, target.w_q),
-        (source._key_dense, target.w_k),
-        (source._value_dense, target.w_v),
-        (source._output_dense, target.w_o),
-    ]
-    for source_dense, target_dense in pairs:
-        sources, targets = source_dense.weights, target_dense.weights
-        if len(sources) != len(targets):
-            raise ValueError(
-                f"Cannot copy {len(sources)} variables into {len(targets)}."
-            )
-        for source, target in zip(sources, targets):
-            if np.prod(source.shape) != np.prod(target.shape):
-                raise ValueError(
-                    f"Shape mismatch copying {source.path} {source.shape} "
-                    f"into {target.path} {target.shape}."
-                )
-            target.assign(np.reshape(np.asarray(source), target.shape))
+                f"Shape mismatch copying {sources[path].path} {value.shape} "
+                f"into {variable.path} {tuple(variable.shape)}.")
+        variable.assign(np.reshape(value, variable.shape))
 
 
 def copy_encoder_block(source, target):
     """keras-hub `TransformerEncoder` -> zoo `EncoderBlock`."""
-    _copy_attention(source._self_attention_layer, target.self_attention)
-    _copy_layer(source._self_attention_layer_norm, target.self_attention_norm)
-    _copy_feed_forward(source, target)
+    copy_weights(source, target)
 
 
 def copy_decoder_block(source, target):
     """keras-hub `TransformerDecoder` -> zoo `DecoderBlock`."""
-    _copy_attention(source._self_attention_layer, target.self_attention)
-    _copy_layer(source._self_attention_layer_norm, target.self_attention_norm)
-    if (source._cross_attention_layer is not None) != target.has_cross_attention:
-        raise ValueError("Only one of the two blocks has cross attention.")
-    if target.has_cross_attention:
-        _copy_attention(source._cross_attention_layer, target.cross_attention)
-        _copy_layer(
-            source._cross_attention_layer_norm, target.cross_attention_norm
-        )
-    _copy_feed_forward(source, target)
-
-
-def _copy_feed_forward(source, target):
-    _copy_layer(source._feedforward_intermediate_dense, target.feed_forward.inner)
-    _copy_layer(source._feedforward_output_dense, target.feed_forward.outer)
-    _copy_layer(source._feedforward_layer_norm, target.feed_forward_norm)
+    copy_weights(source, target)
 
 
 def _build_like(source, target_class, layer_norm):
@@ -109,32 +89,6 @@ def _build_like(source, target_class, layer_norm):
     )
 
 
-def _bert(source):
-    target = _build_like(source, BertEncoder, source.embeddings_layer_norm)
-    _copy_layer(source.token_embedding, target.token_embedding)
-    _copy_layer(source.position_embedding, target.position_embedding)
-    _copy_layer(source.segment_embedding, target.segment_embedding)
-    _copy_layer(source.embeddings_layer_norm, target.embeddings_layer_norm)
-    for source_block, target_block in zip(
-        source.transformer_layers, target.transformer_layers
-    ):
-        copy_encoder_block(source_block, target_block)
-    _copy_layer(source.pooled_dense, target.pooled_dense)
-    return target
-
-
-def _gpt2(source):
-    target = _build_like(source, GPTDecoder, source.layer_norm)
-    _copy_layer(source.token_embedding, target.token_embedding)
-    _copy_layer(source.position_embedding, target.position_embedding)
-    for source_block, target_block in zip(
-        source.transformer_layers, target.transformer_layers
-    ):
-        copy_decoder_block(source_block, target_block)
-    _copy_layer(source.layer_norm, target.layer_norm)
-    return target
-
-
 def from_keras_hub(backbone):
     """A zoo backbone with the architecture and weights of `backbone`.
 
@@ -147,10 +101,14 @@ def from_keras_hub(backbone):
         The equivalent `zoo.models.BertEncoder` or `zoo.models.GPTDecoder`.
     """
     if isinstance(backbone, keras_hub.models.BertBackbone):
-        return _bert(backbone)
-    if isinstance(backbone, keras_hub.models.GPT2Backbone):
-        return _gpt2(backbone)
-    raise ValueError(
-        f"Cannot convert {type(backbone).__name__}: zoo.convert supports "
-        "keras_hub.models.BertBackbone and keras_hub.models.GPT2Backbone."
-    )
+        target = _build_like(backbone, BertEncoder,
+                             backbone.embeddings_layer_norm)
+    elif isinstance(backbone, keras_hub.models.GPT2Backbone):
+        target = _build_like(backbone, GPTDecoder, backbone.layer_norm)
+    else:
+        raise ValueError(
+            f"Cannot convert {type(backbone).__name__}: zoo.convert supports "
+            "keras_hub.models.BertBackbone and keras_hub.models.GPT2Backbone."
+        )
+    copy_weights(backbone, target)
+    return target

@@ -81,3 +81,12 @@ def test_tuned_dropout_draws_threefry_under_xla_and_philox_elsewhere(
         assert abs((y == 0).mean() - 0.25) < 0.01
     assert algorithms == ["philox", "philox", "threefry"]
     np.testing.assert_array_equal(layer(x), x)  # not training: identity
+
+
+def test_dropout_is_tuned_on_tensorflow_only(tuned):
+    layer = Dropout(0.5, seed=1)
+    y = keras.ops.convert_to_numpy(layer(np.ones((8, 64), "float32"),
+                                         training=True))
+    assert set(np.unique(y)) == {0.0, 2.0}
+    assert tuning.active("dropout") == (
+        keras.backend.backend() == "tensorflow")

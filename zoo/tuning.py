@@ -46,14 +46,16 @@ def set_tuning(value):
     return old
 
 
-def active():
-    """Whether the blocks take the formulations of this module."""
+def active(formulation="attention"):
+    """Whether the blocks take `formulation` ("attention" or "dropout")
+    from this module. Dropout's is TensorFlow's alone, on any setting."""
     if _setting not in CHOICES:
         raise ValueError(
             f"ZOO_TUNING must be one of {CHOICES}; got {_setting!r}.")
-    if _setting == "auto":
-        return keras.backend.backend() == "tensorflow"
-    return _setting == "on"
+    tensorflow = keras.backend.backend() == "tensorflow"
+    if formulation == "dropout" and not tensorflow:
+        return False
+    return tensorflow if _setting == "auto" else _setting == "on"
 
 
 def causal_attention(q, k, v, mask, dropout, training):

@@ -35,7 +35,8 @@ which model-FLOPs utilisation (MFU) is computed.
 Each zoo and keras-hub worker runs with `KERAS_BACKEND` set to its row's
 backend. `zoo` keeps zoo.tuning's default (`ZOO_TUNING` unset: `auto`, on
 for TensorFlow); `zoo-untuned` runs with `ZOO_TUNING=off` (what
-query-blocked causal attention and Philox dropout buy); `zoo-before` is
+zoo.tuning's formulations buy: query-blocked causal attention, a named
+dropout RNG, the logits order); `zoo-before` is
 the `--before` checkout's own `python -m benchmarks.run --worker`, run in
 that directory with the spec keys it knows. keras-hub's peers are its
 GPT-2, BERT classifier and Transformer layers (`benchmarks.workloads`);

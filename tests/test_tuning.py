@@ -90,3 +90,24 @@ def test_dropout_is_tuned_on_tensorflow_only(tuned):
     assert set(np.unique(y)) == {0.0, 2.0}
     assert tuning.active("dropout") == (
         keras.backend.backend() == "tensorflow")
+
+
+@pytest.mark.tensorflow
+def test_step_logits_are_e_h_transposed_outside_xla_only(tuned, monkeypatch):
+    import tensorflow as tf
+
+    from zoo.blocks import TokenEmbedding
+
+    embedding = TokenEmbedding(50, 8)
+    embedding.build((None, None))
+    hidden = random_floats((3, 8))
+    expected = hidden @ np.asarray(embedding.embeddings).T  # h E^T
+    taken = []
+    logits = tuning.logits
+    monkeypatch.setattr(tuning, "logits",
+                        lambda *args: taken.append(1) or logits(*args))
+    for jit_compile in (False, True):
+        out = tf.function(lambda h: embedding(h, reverse=True),
+                          jit_compile=jit_compile)(hidden)
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+    assert taken == [1]  # without XLA only

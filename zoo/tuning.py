@@ -3,13 +3,17 @@
 The zoo's blocks are written the plain way first: attention is
 `keras.ops.dot_product_attention` (or, while attention dropout is active,
 the same `softmax(Q K^T / sqrt(d_k)) V` written out, to drop out the
-probabilities), dropout is `keras.layers.Dropout`. Two things ran faster
+probabilities), dropout is `keras.layers.Dropout`. Three things ran faster
 written differently on TensorFlow on the CPU, and live here instead:
 
 - **Causal attention by query blocks.** A causal self attention longer
   than `QUERY_BLOCK` takes its queries a block at a time and multiplies
   each block only by the keys up to its last query, skipping the upper
   triangle that the mask zeroes anyway.
+- **Logits as (E hᵀ)ᵀ.** Without XLA, TensorFlow's kernels multiply the
+  embedding E (V, D) by the hidden states of one decoding step, h (B, D),
+  faster in that order (a thin matrix product) than h Eᵀ; under XLA the
+  plain h Eᵀ is the faster one, and stays.
 - **Dropout with a named random algorithm.** `keras.layers.Dropout` draws
   its mask with TensorFlow's default stateless algorithm, which XLA on the
   CPU generates very slowly; this draws it with Threefry while TensorFlow
@@ -20,8 +24,8 @@ The switch: `ZOO_TUNING=auto` (the default; on for the TensorFlow
 backend), `on` or `off`, or `zoo.tuning.set_tuning(...)`. What each one
 buys is measured side by side in `benchmarks.run --libraries
 zoo,zoo-untuned,...` (README).
-Both give the same numbers as the plain path (tests/test_tuning.py), but
-for dropout's random masks, which come from another algorithm.
+They give the plain path's numbers (tests/test_tuning.py), but for
+dropout's random masks, which come from another algorithm.
 """
 
 import math
@@ -47,15 +51,24 @@ def set_tuning(value):
 
 
 def active(formulation="attention"):
-    """Whether the blocks take `formulation` ("attention" or "dropout")
-    from this module. Dropout's is TensorFlow's alone, on any setting."""
+    """Whether the blocks take `formulation` ("attention", "dropout" or
+    "logits") from this module. Dropout's and the logits' are TensorFlow's
+    alone, on any setting; the logits' applies only outside XLA."""
     if _setting not in CHOICES:
         raise ValueError(
             f"ZOO_TUNING must be one of {CHOICES}; got {_setting!r}.")
     tensorflow = keras.backend.backend() == "tensorflow"
-    if formulation == "dropout" and not tensorflow:
+    if formulation in ("dropout", "logits") and not tensorflow:
+        return False
+    if formulation == "logits" and compat.compiling_for_xla():
         return False
     return tensorflow if _setting == "auto" else _setting == "on"
+
+
+def logits(embeddings, hidden):
+    """(B, V) logits of hidden states `hidden` (B, D) through the tied
+    embedding `embeddings` (V, D): (E hᵀ)ᵀ, the same numbers as h Eᵀ."""
+    return ops.transpose(ops.einsum("vd,bd->vb", embeddings, hidden))
 
 
 def causal_attention(q, k, v, mask, dropout, training):

@@ -10,6 +10,7 @@ import keras
 from keras import ops
 
 from zoo import backend
+from zoo import tuning
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -51,6 +52,11 @@ class TokenEmbedding(keras.layers.ReversibleEmbedding):
 
     def call(self, inputs, reverse=False):
         if reverse:
+            if (len(inputs.shape) == 2 and self.tie_weights
+                    and self.logit_soft_cap is None
+                    and tuning.active("logits")):  # one decoding step
+                embeddings = ops.cast(self.embeddings, inputs.dtype)
+                return tuning.logits(embeddings, inputs)  # (B, V)
             return super().call(inputs, reverse=True)  # (B, T, V)
         x = super().call(inputs)  # (B, T, D)
         if self.scale:

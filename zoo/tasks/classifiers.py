@@ -8,22 +8,24 @@ from zoo.tasks.task import Task
 from zoo.tasks.task import padding_weights
 
 
-def classifier_head(backbone, num_classes, dropout, min_classes):
-    """`(head_dropout, head)`: dropout, then a dense layer to `num_classes`
-    logits, initialized as BERT's (truncated normal, stddev 0.02)."""
+def add_classifier_head(task, num_classes, dropout, min_classes):
+    """Give `task` its `num_classes`, `dropout` and head: dropout, then a
+    dense layer to `num_classes` logits, initialized as BERT's (truncated
+    normal, stddev 0.02)."""
     if num_classes < min_classes:
         raise ValueError(
             f"`num_classes` must be >= {min_classes}; got {num_classes}."
         )
-    policy = backbone.dtype_policy
-    head_dropout = Dropout(dropout, dtype=policy, name="head_dropout")
-    head = keras.layers.Dense(
+    task.num_classes = num_classes
+    task.dropout = dropout
+    policy = task.backbone.dtype_policy
+    task.head_dropout = Dropout(dropout, dtype=policy, name="head_dropout")
+    task.head = keras.layers.Dense(
         num_classes,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
         dtype=policy, name="head",
     )
-    head.build((None, None, backbone.hidden_dim))
-    return head_dropout, head
+    task.head.build((None, None, task.backbone.hidden_dim))
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -58,10 +60,7 @@ class SequenceClassifier(Task):
     def __init__(self, backbone, num_classes, dropout=0.1, tokenizer=None,
                  **kwargs):
         super().__init__(backbone, tokenizer, **kwargs)
-        self.num_classes = num_classes
-        self.dropout = dropout
-        self.head_dropout, self.head = classifier_head(
-            backbone, num_classes, dropout, min_classes=1)
+        add_classifier_head(self, num_classes, dropout, min_classes=1)
 
     def call(self, inputs, training=None):
         # Only [CLS] is read: its row is the last block's only query.
@@ -112,10 +111,7 @@ class TokenClassifier(Task):
     def __init__(self, backbone, num_classes, dropout=0.1, tokenizer=None,
                  **kwargs):
         super().__init__(backbone, tokenizer, **kwargs)
-        self.num_classes = num_classes
-        self.dropout = dropout
-        self.head_dropout, self.head = classifier_head(
-            backbone, num_classes, dropout, min_classes=2)
+        add_classifier_head(self, num_classes, dropout, min_classes=2)
 
     def call(self, inputs, training=None):
         x = self.backbone(inputs, training=training)["sequence_output"]

@@ -76,6 +76,8 @@ process's peak resident set (VmHWM), the libraries included.
 The tables: one row per workload, dtype, XLA and backend, zoo over each
 other library; then each library's best setting per workload and backend,
 zoo over the best peer there (keras-hub or PyTorch, not zoo's variants).
+
+(Over 300 lines because of this docstring, which `--help` prints.)
 """
 
 import argparse

@@ -41,7 +41,7 @@ def define_flags(finetuning=False, **defaults):
 def _model_flags(finetuning, default):
     """Where the run writes, what it trains, on which text, tokenized how."""
     flags.DEFINE_string("model_dir", default("model_dir", None),
-                        "Where the run writes everything (see README).")
+                        "Where the run writes everything (see docs/recipes.md).")
     flags.DEFINE_string("preset", default("preset", None),
                         "Architecture preset (python -m zoo.models lists them).")
     flags.DEFINE_multi_string(

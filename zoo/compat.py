@@ -11,7 +11,7 @@ one warning that says what to install.
 | `build_before_first_trace`    | `keras.Model._symbolic_build`          | TensorFlow traces `fit`'s step twice |
 | `shapes_only`                 | Keras' list of uninitialized variables | `count_preset_params` allocates the weights |
 | `preprocessing_function`     | `keras_hub.src.utils.tensor_utils`     | `CharacterTokenizer` returns TensorFlow tensors eagerly |
-| `compiling_for_xla`           | `tensorflow.python` (XLA context)      | `zoo.tuning`'s dropout draws Philox masks under XLA too |
+| `compiling_for_xla`           | `tensorflow.python` (XLA context)      | `zoo.tuning`'s dropout draws Philox masks, and its logits order runs, under XLA too |
 """
 
 import contextlib
@@ -121,7 +121,7 @@ def compiling_for_xla():
         from tensorflow.python.ops import control_flow_util
     except ImportError as error:
         warnings.warn(f"zoo.compat.compiling_for_xla: {error}; zoo.tuning's "
-                      "dropout uses Philox under XLA too.", stacklevel=2)
+                      "dropout uses Philox and its logits order runs under XLA too.", stacklevel=2)
         return False
     return control_flow_util.GraphOrParentsInXlaContext(
         tf_ops.get_default_graph())

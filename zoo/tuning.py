@@ -23,7 +23,7 @@ written differently on TensorFlow on the CPU, and live here instead:
 The switch: `ZOO_TUNING=auto` (the default; on for the TensorFlow
 backend), `on` or `off`, or `zoo.tuning.set_tuning(...)`. What each one
 buys is measured side by side in `benchmarks.run --libraries
-zoo,zoo-untuned,...` (README).
+zoo,zoo-untuned,...` (README, docs/benchmarks.md).
 They give the plain path's numbers (tests/test_tuning.py), but for
 dropout's random masks, which come from another algorithm.
 """

@@ -1,7 +1,7 @@
 """Each pretraining recipe, end to end, as a user runs it: a subprocess.
 
 Tiny architectures, a small text file the test writes, a few steps. Each
-run must leave a model dir with everything the README promises and a
+run must leave a model dir with everything docs/recipes.md promises and a
 `model.keras` that loads and runs.
 """
 

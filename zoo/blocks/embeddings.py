@@ -54,6 +54,7 @@ class TokenEmbedding(keras.layers.ReversibleEmbedding):
         if reverse:
             if (len(inputs.shape) == 2 and self.tie_weights
                     and self.logit_soft_cap is None
+                    and self.reverse_dtype is None
                     and tuning.active("logits")):  # one decoding step
                 embeddings = ops.cast(self.embeddings, inputs.dtype)
                 return tuning.logits(embeddings, inputs)  # (B, V)

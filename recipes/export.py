@@ -3,7 +3,13 @@
     python recipes/export.py --model_dir=runs/sst2 --export_dir=exports/sst2
 
 --model_dir is any zoo recipe's finished run (its model.keras and
-run.json). The SavedModel in --export_dir holds the weights, the tokenizer
+run.json). --init_from instead is a local Hugging Face model directory
+(BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification,
+GPT2LMHeadModel, ...) or an original BERT or GPT-2 release, exported as it
+is, its labels from its config.json:
+
+    python recipes/export.py --init_from=/models/gpt2 --export_dir=exports/gpt2
+ The SavedModel in --export_dir holds the weights, the tokenizer
 (inside the graph; its files in assets/) and these signatures:
 
 | model dir of              | text signatures            | id signatures        |
@@ -30,6 +36,10 @@ from absl import app
 from absl import flags
 
 flags.DEFINE_string("model_dir", None, "A finished zoo recipe run.")
+flags.DEFINE_string("init_from", None,
+                    "Instead of --model_dir: a Hugging Face model directory "
+                    "(config.json, model.safetensors, tokenizer files) or an "
+                    "original BERT or GPT-2 release.")
 flags.DEFINE_string("export_dir", None, "Where to write the SavedModel.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir.")
 flags.DEFINE_integer("sequence_length", None,
@@ -44,7 +54,8 @@ flags.DEFINE_integer("top_k", 5, "fill_mask: fillers returned per mask.")
 flags.DEFINE_bool("xla", True,
                   "Generation and translation XLA-compiled, as in Python; "
                   "--noxla for a server without XLA.")
-flags.mark_flags_as_required(["model_dir", "export_dir"])
+flags.mark_flags_as_required(["export_dir"])
+flags.mark_flags_as_mutual_exclusive(["model_dir", "init_from"], required=True)
 FLAGS = flags.FLAGS
 
 
@@ -57,8 +68,12 @@ def main(_):
     if FLAGS.sequence_length:
         options["sequence_length"] = FLAGS.sequence_length
     start = time.perf_counter()
-    names = export.export_model_dir(FLAGS.model_dir, FLAGS.export_dir,
-                                    overwrite=FLAGS.overwrite, **options)
+    if FLAGS.init_from:
+        names = export.export_pretrained(FLAGS.init_from, FLAGS.export_dir,
+                                         overwrite=FLAGS.overwrite, **options)
+    else:
+        names = export.export_model_dir(FLAGS.model_dir, FLAGS.export_dir,
+                                        overwrite=FLAGS.overwrite, **options)
     print(json.dumps({"export_dir": FLAGS.export_dir, "signatures": names,
                       "seconds": round(time.perf_counter() - start, 1)},
                      indent=2))

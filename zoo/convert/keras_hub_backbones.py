@@ -1,4 +1,4 @@
-"""Convert keras-hub backbones (and their pretrained weights) to the zoo.
+"""keras-hub backbones (and their pretrained weights) -> zoo backbones.
 
 keras-hub can download the pretrained BERT and GPT-2 presets; this module
 turns a loaded `keras_hub.models.BertBackbone` or `GPT2Backbone` into the

@@ -18,11 +18,12 @@ Example:
 
 import os
 import shutil
-import tempfile
 
 import tensorflow as tf
 
 from zoo import backend
+from zoo import convert
+from zoo import files
 from zoo.export import encoders
 from zoo.export import generators
 from zoo.export import serving
@@ -32,6 +33,7 @@ from zoo.tasks import CausalLM
 from zoo.tasks import MaskedLM
 from zoo.tasks import Seq2SeqLM
 from zoo.tasks import SequenceClassifier
+from zoo.tasks import Task
 from zoo.tasks import TokenClassifier
 
 
@@ -107,31 +109,36 @@ def export(task, export_dir, *, overwrite=False, **options):
             "or pass overwrite=True (--overwrite).")
     module = serving_module(task, **options)
     signatures = module.signatures()
-    parent = os.path.dirname(export_dir)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".export_", dir=parent)
-    previous = staging + ".previous"
+    staging = files.staging_directory(export_dir)
     try:
         first = next(iter(signatures))
         tf.saved_model.save(
             module, staging,
             signatures={"serving_default": signatures[first], **signatures},
         )
-        if os.path.exists(export_dir):
-            os.replace(export_dir, previous)  # kept until the new one is in
-            try:
-                os.replace(staging, export_dir)
-            except BaseException:
-                os.replace(previous, export_dir)
-                raise
-        else:
-            os.replace(staging, export_dir)
+        files.publish(staging, export_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(previous, ignore_errors=True)
         if module.tokenizer is not None and module.tokenizer.directory:
             shutil.rmtree(module.tokenizer.directory, ignore_errors=True)
     return ["serving_default", *signatures]
+
+
+def export_pretrained(path, export_dir, **options):
+    """Export the model of a Hugging Face directory or an original release
+    `path` (see `zoo.convert.from_directory`) as it is: its head serves,
+    its labels (`id2label`) name the classes."""
+    backend.require_tensorflow("SavedModel export")
+    model = convert.from_directory(path)
+    if not isinstance(model, Task):
+        raise ValueError(
+            f"{path} holds a bare {type(model).__name__} (no head): nothing "
+            "to serve. Fine-tune it first (a recipe's --init_from), or "
+            "export a directory with a head (BertForMaskedLM, "
+            "BertForSequenceClassification, GPT2LMHeadModel, ...).")
+    if isinstance(model, (SequenceClassifier, TokenClassifier)):
+        options = {"labels": convert.labels(path), **options}
+    return export(model, export_dir, **options)
 
 
 def export_model_dir(model_dir, export_dir, **options):

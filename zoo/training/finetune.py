@@ -5,6 +5,10 @@ A fine-tuning recipe starts from one of
 - a model dir written by the matching zoo pretraining recipe: its
   `model.keras` holds the pretrained task, whose backbone and tokenizer
   are reused;
+- a local Hugging Face model directory (`config.json` with a
+  `model_type`, `model.safetensors`, tokenizer files) or an original
+  google-research/bert or OpenAI GPT-2 release, converted by
+  `zoo.convert.from_directory`: its head, if any, is left behind;
 - a local keras-hub preset directory (`config.json`, `model.weights.h5`,
   `tokenizer.json`, `assets/`, as `keras_hub.models.Backbone.save_to_preset`
   writes it, or a downloaded Kaggle/Hugging Face preset), converted by
@@ -45,6 +49,11 @@ def load_pretrained(path, backbone_class, pretrain_recipe):
         task = keras.saving.load_model(model_file, compile=False)
         backbone, tokenizer = task.backbone, task.tokenizer
         source = f"{model_file} ({type(task).__name__})"
+    elif convert.is_pretrained(path):
+        model = convert.from_directory(path)
+        backbone = getattr(model, "backbone", model)
+        tokenizer = getattr(model, "tokenizer", None)
+        source = f"pretrained model {path} ({type(model).__name__})"
     elif os.path.exists(os.path.join(path, "config.json")):
         if backbone_class.__name__ == "Transformer":
             raise ValueError(
@@ -65,8 +74,9 @@ def load_pretrained(path, backbone_class, pretrain_recipe):
     else:
         raise ValueError(
             f"--init_from={path!r} holds neither model.keras (a model dir of "
-            f"recipes/{pretrain_recipe}.py) nor config.json (a keras-hub "
-            "preset)."
+            f"recipes/{pretrain_recipe}.py) nor config.json (a Hugging Face "
+            "model directory or a keras-hub preset), bert_config.json or "
+            "hparams.json (an original BERT or GPT-2 release)."
         )
     if not isinstance(backbone, backbone_class):
         raise ValueError(
@@ -74,6 +84,8 @@ def load_pretrained(path, backbone_class, pretrain_recipe):
             f"{type(backbone).__name__} backbone; this recipe fine-tunes a "
             f"{backbone_class.__name__} (from recipes/{pretrain_recipe}.py)."
         )
+    if tokenizer is None and convert.is_huggingface(path):
+        tokenizer = convert.read_tokenizer(path)  # BertModel: no task
     if tokenizer is None:
         raise ValueError(f"--init_from={path!r}: {source} has no tokenizer.")
     size = tokenizers.vocabulary_size(tokenizer)

@@ -1,0 +1,134 @@
+"""Hugging Face tokenizer files <-> the keras-hub tokenizers the zoo uses.
+
+BERT's WordPiece becomes `keras_hub.models.BertTokenizer`, GPT-2's
+byte-level BPE `keras_hub.models.GPT2Tokenizer`: the tokenizers the zoo's
+recipes train, which save inside a `.keras` file and tokenize inside an
+exported SavedModel. Read from `tokenizer.json` (what `transformers` 5
+writes) or the older files (`vocab.txt`; `vocab.json` + `merges.txt`);
+written as the older files and a `tokenizer_config.json`, which every
+`transformers` release reads.
+"""
+
+import json
+import os
+
+import keras_hub
+
+from zoo.data.tokenizer_classes import END_OF_TEXT
+
+
+def _read_json(path, name):
+    file = os.path.join(path, name)
+    if not os.path.isfile(file):
+        return None
+    with open(file, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _by_id(vocabulary, source):
+    """{token: id} -> the tokens in id order, which must be 0..n-1."""
+    tokens = sorted(vocabulary, key=vocabulary.get)
+    if [vocabulary[t] for t in tokens] != list(range(len(tokens))):
+        raise ValueError(f"{source}: the vocabulary's ids are not 0..n-1.")
+    return tokens
+
+
+def _wordpiece(path, settings, fast):
+    if fast and fast.get("model", {}).get("type") == "WordPiece":
+        vocabulary = _by_id(fast["model"]["vocab"], "tokenizer.json")
+        normalizer = fast.get("normalizer") or {}
+        lowercase = normalizer.get("lowercase", True)
+        strip_accents = normalizer.get("strip_accents")
+        cjk = normalizer.get("handle_chinese_chars", True)
+    elif os.path.isfile(os.path.join(path, "vocab.txt")):
+        with open(os.path.join(path, "vocab.txt"), encoding="utf-8") as f:
+            vocabulary = [line.rstrip("\n") for line in f]
+        lowercase = settings.get("do_lower_case", True)
+        strip_accents = settings.get("strip_accents")
+        cjk = settings.get("tokenize_chinese_chars", True)
+    else:
+        return None
+    if strip_accents is None:  # BERT: accents go with case
+        strip_accents = lowercase
+    return keras_hub.models.BertTokenizer(
+        vocabulary=vocabulary, lowercase=lowercase,
+        strip_accents=strip_accents, split_on_cjk=cjk)
+
+
+def _byte_pair(path, fast):
+    if fast and fast.get("model", {}).get("type") == "BPE":
+        vocabulary = dict(fast["model"]["vocab"])
+        merges = [m if isinstance(m, str) else " ".join(m)
+                  for m in fast["model"]["merges"]]
+        for added in fast.get("added_tokens", []):
+            vocabulary.setdefault(added["content"], added["id"])
+    elif all(os.path.isfile(os.path.join(path, name))
+             for name in ("vocab.json", "merges.txt")):
+        vocabulary = _read_json(path, "vocab.json")
+        with open(os.path.join(path, "merges.txt"), encoding="utf-8") as f:
+            merges = [line.rstrip("\n") for line in f]
+        merges = [m for m in merges if m and not m.startswith("#version")]
+    else:
+        return None
+    return keras_hub.models.GPT2Tokenizer(vocabulary=vocabulary, merges=merges)
+
+
+def read_tokenizer(path, config):
+    """The keras-hub tokenizer of the Hugging Face directory `path` (whose
+    `config.json` is `config`), or None if it has no tokenizer files."""
+    fast = _read_json(path, "tokenizer.json")
+    if config["model_type"] == "bert":
+        settings = _read_json(path, "tokenizer_config.json") or {}
+        return _wordpiece(path, settings, fast)
+    return _byte_pair(path, fast)
+
+
+def check_fits(tokenizer, vocabulary_size, source):
+    size = int(tokenizer.vocabulary_size())
+    if size > vocabulary_size:
+        raise ValueError(
+            f"{source}: the tokenizer has {size:,} tokens but the embedding "
+            f"only {vocabulary_size:,}; ids past the embedding would be "
+            "wrong. The tokenizer and the weights come from different models.")
+
+
+def end_token_id(tokenizer):
+    """GPT-2's `<|endoftext|>` id in `tokenizer` (None without one)."""
+    if tokenizer is None or END_OF_TEXT not in tokenizer.get_vocabulary():
+        return None
+    return int(tokenizer.token_to_id(END_OF_TEXT))
+
+
+def tokenizer_files(tokenizer, config):
+    """{file name: text} of `tokenizer` for a Hugging Face directory with
+    `config` (`config.json`); {} for no tokenizer."""
+    if tokenizer is None:
+        return {}
+    family = config["model_type"]
+    length = config.get("max_position_embeddings", config.get("n_positions"))
+    if family == "bert" and isinstance(
+            tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
+        settings = {"tokenizer_class": "BertTokenizer",
+                    "do_lower_case": tokenizer.lowercase,
+                    "strip_accents": tokenizer.strip_accents,
+                    "tokenize_chinese_chars": tokenizer.split_on_cjk,
+                    "model_max_length": length}
+        return {"vocab.txt": "".join(
+                    t + "\n" for t in tokenizer.get_vocabulary()),
+                "tokenizer_config.json": json.dumps(settings, indent=2)}
+    if family == "gpt2" and isinstance(
+            tokenizer, keras_hub.tokenizers.BytePairTokenizer):
+        settings = {"tokenizer_class": "GPT2Tokenizer",
+                    "add_prefix_space": False, "model_max_length": length}
+        if END_OF_TEXT in tokenizer.vocabulary:
+            settings.update(bos_token=END_OF_TEXT, eos_token=END_OF_TEXT,
+                            unk_token=END_OF_TEXT)
+        return {"vocab.json": json.dumps(tokenizer.vocabulary,
+                                         ensure_ascii=False),
+                "merges.txt": "#version: 0.2\n" + "".join(
+                    m + "\n" for m in tokenizer.merges),
+                "tokenizer_config.json": json.dumps(settings, indent=2)}
+    raise ValueError(
+        f"A {type(tokenizer).__name__} has no Hugging Face {family} tokenizer "
+        "files (BERT: WordPiece, GPT-2: byte-level BPE). Set "
+        "`model.tokenizer = None` to write the weights alone.")

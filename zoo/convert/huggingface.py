@@ -1,0 +1,416 @@
+"""Hugging Face model directories -> zoo tasks, and back.
+
+A Hugging Face directory holds `config.json` (the sizes, `model_type` and
+`architectures`), the weights in `model.safetensors` (or shards named by
+`model.safetensors.index.json`) and the tokenizer's files. This module
+reads one that is already on disk (it never downloads) into the zoo task
+of the same architecture, with the keras-hub tokenizer the zoo uses, and
+writes a zoo task as a directory that `transformers`' `from_pretrained`
+loads:
+
+| `architectures[0]` | zoo model |
+|---|---|
+| `BertModel` | `BertEncoder` |
+| `BertForMaskedLM` | `MaskedLM` |
+| `BertForPreTraining` | `MaskedLM(next_sentence_prediction=True)` |
+| `BertForSequenceClassification` | `SequenceClassifier` |
+| `BertForTokenClassification` | `TokenClassifier` |
+| `GPT2Model`, `GPT2LMHeadModel` | `CausalLM` (the head is the tied embedding) |
+
+Which tensor is which weight is `zoo.convert.layouts`; the tokenizers are
+`zoo.convert.hf_tokenizers`. Weights are read from safetensors only: a
+`pytorch_model.bin` is a pickle, and unpickling runs whatever code it
+holds.
+"""
+
+import json
+import os
+import shutil
+import warnings
+
+import numpy as np
+from keras import ops
+
+from zoo import files
+from zoo.convert import hf_tokenizers
+from zoo.convert import layouts
+from zoo.models import BertEncoder
+from zoo.models import GPTDecoder
+from zoo.tasks import CausalLM
+from zoo.tasks import MaskedLM
+from zoo.tasks import SequenceClassifier
+from zoo.tasks import TokenClassifier
+
+WEIGHTS = "model.safetensors"
+INDEX = "model.safetensors.index.json"
+PREFIXES = ("bert.", "transformer.", "model.")
+# Buffers that are not weights: position ids and GPT-2's causal-mask biases.
+BUFFERS = (".position_ids", ".attn.bias", ".attn.masked_bias")
+# Hugging Face activation names -> the zoo's, and back.
+ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_approximate",
+               "gelu_pytorch_tanh": "gelu_approximate", "relu": "relu"}
+ZOO_ACTIVATIONS = {"gelu": "gelu", "gelu_approximate": "gelu_new",
+                   "relu": "relu"}
+BERT_ARCHITECTURES = ("BertModel", "BertForMaskedLM", "BertForPreTraining",
+                      "BertForSequenceClassification",
+                      "BertForTokenClassification")
+GPT2_ARCHITECTURES = ("GPT2Model", "GPT2LMHeadModel")
+MODEL_TYPES = ("bert", "gpt2")
+
+
+# Reading -----------------------------------------------------------------------
+
+
+def read_config(path):
+    """`config.json` of the Hugging Face directory `path`, checked."""
+    if not os.path.isdir(path):
+        raise ValueError(f"{path!r} is not a directory.")
+    file = os.path.join(path, "config.json")
+    if not os.path.isfile(file):
+        raise ValueError(
+            f"{path!r} has no config.json: it is not a Hugging Face model "
+            "directory (save one with `model.save_pretrained(path)`).")
+    with open(file, encoding="utf-8") as f:
+        config = json.load(f)
+    model_type = config.get("model_type")
+    if model_type not in MODEL_TYPES:
+        raise ValueError(
+            f"{file}: model_type {model_type!r} is not supported; "
+            f"zoo.convert reads {', '.join(MODEL_TYPES)}.")
+    return config
+
+
+def read_tensors(path):
+    """{name: NumPy array} of the directory's safetensors weights."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    index = os.path.join(path, INDEX)
+    if os.path.isfile(os.path.join(path, WEIGHTS)):
+        files = [WEIGHTS]
+    elif os.path.isfile(index):
+        with open(index, encoding="utf-8") as f:
+            files = sorted(set(json.load(f)["weight_map"].values()))
+    elif any(os.path.isfile(os.path.join(path, name))
+             for name in ("pytorch_model.bin", "tf_model.h5")):
+        raise ValueError(
+            f"{path!r} has its weights only as pytorch_model.bin (or "
+            "tf_model.h5). zoo.convert reads safetensors only: loading a .bin "
+            "unpickles it, which can run arbitrary code. If you trust the "
+            "file, convert it with `transformers`: "
+            "AutoModel.from_pretrained(path).save_pretrained(path) writes "
+            "model.safetensors.")
+    else:
+        raise ValueError(f"{path!r} has no weights ({WEIGHTS}).")
+    tensors = {}
+    for name in files:
+        file = os.path.join(path, name)
+        try:
+            tensors.update(load_file(file))
+        except (SafetensorError, OSError, ValueError) as error:
+            raise ValueError(
+                f"{file} is not a readable safetensors file ({error}); it may "
+                "be truncated or still downloading.") from error
+    return tensors
+
+
+def normalize_names(tensors, family):
+    """Drop the model prefix (`bert.`, `transformer.`, `model.`), rename
+    the legacy `LayerNorm.gamma`/`.beta`, drop buffers, split GPT-2's fused
+    attention projection."""
+    out = {}
+    for name, value in tensors.items():
+        for prefix in PREFIXES:
+            if name.startswith(prefix):
+                name = name[len(prefix):]
+                break
+        name = name.replace("LayerNorm.gamma", "LayerNorm.weight").replace(
+            "LayerNorm.beta", "LayerNorm.bias")
+        if not name.endswith(BUFFERS):
+            out[name] = value
+    return layouts.split_fused(out) if family == "gpt2" else out
+
+
+def _activation(config, key, default):
+    name = config.get(key, default)
+    if name not in ACTIVATIONS:
+        raise ValueError(f"config.json: {key}={name!r} is not supported; the "
+                         f"zoo has {sorted(ACTIVATIONS)}.")
+    return ACTIVATIONS[name]
+
+
+def bert_arguments(config):
+    """`BertEncoder` arguments from a BERT `config.json`."""
+    if config.get("position_embedding_type", "absolute") != "absolute":
+        raise ValueError(
+            "config.json: position_embedding_type="
+            f"{config['position_embedding_type']!r}; the zoo's BERT has "
+            "absolute learned positions only.")
+    return dict(
+        vocabulary_size=config["vocab_size"],
+        num_layers=config["num_hidden_layers"],
+        num_heads=config["num_attention_heads"],
+        hidden_dim=config["hidden_size"],
+        intermediate_dim=config["intermediate_size"],
+        dropout=config.get("hidden_dropout_prob", 0.1),
+        attention_dropout=config.get("attention_probs_dropout_prob", 0.1),
+        max_sequence_length=config["max_position_embeddings"],
+        num_segments=config.get("type_vocab_size", 2),
+        layer_norm_epsilon=config.get("layer_norm_eps", 1e-12),
+        activation=_activation(config, "hidden_act", "gelu"),
+    )
+
+
+def gpt2_arguments(config):
+    """`GPTDecoder` arguments from a GPT-2 `config.json`."""
+    for key, plain in (("scale_attn_weights", True),
+                       ("scale_attn_by_inverse_layer_idx", False),
+                       ("tie_word_embeddings", True)):
+        if config.get(key, plain) != plain:
+            raise ValueError(f"config.json: {key}={config[key]}; the zoo's "
+                             f"GPT-2 supports {key}={plain} only.")
+    hidden = config["n_embd"]
+    return dict(
+        vocabulary_size=config["vocab_size"],
+        num_layers=config["n_layer"],
+        num_heads=config["n_head"],
+        hidden_dim=hidden,
+        intermediate_dim=config.get("n_inner") or 4 * hidden,
+        dropout=config.get("resid_pdrop", 0.1),
+        attention_dropout=config.get("attn_pdrop", 0.1),
+        max_sequence_length=config["n_positions"],
+        layer_norm_epsilon=config.get("layer_norm_epsilon", 1e-5),
+        activation=_activation(config, "activation_function", "gelu_new"),
+    )
+
+
+def _num_labels(config):
+    return len(config.get("id2label") or {}) or config.get("num_labels", 2)
+
+
+def build(config, tokenizer=None):
+    """The zoo model of `config`'s architecture, randomly initialized."""
+    family = config["model_type"]
+    known = BERT_ARCHITECTURES if family == "bert" else GPT2_ARCHITECTURES
+    architecture = (config.get("architectures") or known[:1])[0]
+    if architecture not in known:
+        raise ValueError(
+            f"config.json: architecture {architecture!r} is not supported; "
+            f"for {family} zoo.convert reads {', '.join(known)}.")
+    if family == "gpt2":
+        return CausalLM(GPTDecoder(**gpt2_arguments(config)),
+                        tokenizer=tokenizer)
+    backbone = BertEncoder(**bert_arguments(config))
+    dropout = config.get("classifier_dropout")
+    if dropout is None:
+        dropout = config.get("hidden_dropout_prob", 0.1)
+    if architecture == "BertModel":
+        return backbone
+    if architecture == "BertForSequenceClassification":
+        return SequenceClassifier(backbone, _num_labels(config), dropout,
+                                  tokenizer=tokenizer)
+    if architecture == "BertForTokenClassification":
+        return TokenClassifier(backbone, _num_labels(config), dropout,
+                               tokenizer=tokenizer)
+    return MaskedLM(backbone,
+                    architecture == "BertForPreTraining", tokenizer=tokenizer)
+
+
+def _check_tied(tensors, copy, original, source):
+    """A tied copy (an output projection or bias that `transformers` keeps
+    as its own tensor) must equal the weight it is tied to."""
+    if copy in tensors and original in tensors:
+        if not np.array_equal(tensors.pop(copy), tensors[original]):
+            raise ValueError(
+                f"{source}: {copy} differs from {original}; the zoo ties them "
+                "(one matrix), so these weights cannot be converted exactly.")
+    tensors.pop(copy, None)
+
+
+def assign(model, layout, tensors, source):
+    """Set `model`'s weights from `tensors` (normalized names) by `layout`.
+    Raises if a tensor is missing or of the wrong shape; warns of tensors
+    left unused (for example the NSP head of a checkpoint whose
+    architecture is `BertForMaskedLM`)."""
+    tensors = dict(tensors)
+    _check_tied(tensors, "cls.predictions.decoder.weight",
+                "embeddings.word_embeddings.weight", source)
+    _check_tied(tensors, "cls.predictions.decoder.bias",
+                "cls.predictions.bias", source)
+    _check_tied(tensors, "lm_head.weight", "wte.weight", source)
+    variables = layouts.zoo_weights(model)
+    for hf_name, zoo_name, transpose in layout:
+        if hf_name not in tensors:
+            raise ValueError(f"{source} lacks the tensor {hf_name!r}, which "
+                             f"the zoo needs for {zoo_name}.")
+        value = tensors.pop(hf_name)
+        variable = variables[zoo_name]
+        shape = tuple(variable.shape)[::-1] if transpose else tuple(
+            variable.shape)
+        if tuple(value.shape) != shape:
+            raise ValueError(
+                f"{source}: {hf_name} has shape {tuple(value.shape)}, but "
+                f"config.json makes it {shape} (the zoo's {zoo_name}).")
+        value = value.T if transpose else value
+        variable.assign(np.asarray(value, variable.dtype))
+    if tensors:
+        warnings.warn(f"{source}: tensors not used by {type(model).__name__}:"
+                      f" {sorted(tensors)}", stacklevel=3)
+
+
+def from_huggingface(path):
+    """The zoo model of a local Hugging Face directory, with its tokenizer.
+
+    Args:
+        path: a directory as `transformers`' `save_pretrained` writes it:
+            `config.json`, `model.safetensors` and tokenizer files
+            (`vocab.txt`; `vocab.json` + `merges.txt`).
+
+    Returns:
+        The zoo task of `config.json`'s architecture (module docstring),
+        its `tokenizer` read from the same directory (None if it has no
+        tokenizer files); for `BertModel` the `BertEncoder` alone (read its
+        tokenizer with `zoo.convert.read_tokenizer(path)`).
+
+    Example:
+
+    >>> lm = zoo.convert.from_huggingface("/models/gpt2")
+    >>> lm.generate(["The Transformer"], max_new_tokens=20)
+    """
+    config = read_config(path)
+    return from_parts(config, read_tensors(path),
+                      hf_tokenizers.read_tokenizer(path, config), path)
+
+
+def from_parts(config, tensors, tokenizer, source):
+    """The zoo model of a Hugging Face `config` (dict), its `tensors`
+    ({Hugging Face name: array}) and `tokenizer` (or None), read from
+    `source` (for messages)."""
+    family = config["model_type"]
+    if tokenizer is not None:
+        hf_tokenizers.check_fits(tokenizer, config["vocab_size"], source)
+    model = build(config, tokenizer)
+    layout = (layouts.bert_layout if family == "bert"
+              else layouts.gpt2_layout)(model)
+    assign(model, layout, normalize_names(tensors, family), source)
+    return model
+
+
+# Writing -----------------------------------------------------------------------
+
+
+def _architecture(model):
+    if isinstance(model, MaskedLM):
+        return ("BertForPreTraining" if model.next_sentence_prediction
+                else "BertForMaskedLM")
+    return {SequenceClassifier: "BertForSequenceClassification",
+            TokenClassifier: "BertForTokenClassification",
+            BertEncoder: "BertModel", GPTDecoder: "GPT2Model",
+            CausalLM: "GPT2LMHeadModel"}[type(model)]
+
+
+def hf_config(model, labels=None):
+    """`config.json` for `model` (a task or a backbone)."""
+    backbone = getattr(model, "backbone", model)
+    attention_dropout = backbone.attention_dropout
+    if attention_dropout is None:
+        attention_dropout = backbone.dropout
+    common = {"architectures": [_architecture(model)],
+              "vocab_size": backbone.vocabulary_size,
+              "torch_dtype": "float32"}
+    if isinstance(backbone, GPTDecoder):
+        end = hf_tokenizers.end_token_id(getattr(model, "tokenizer", None))
+        return {**common, "model_type": "gpt2",
+                "n_embd": backbone.hidden_dim, "n_layer": backbone.num_layers,
+                "n_head": backbone.num_heads,
+                "n_inner": backbone.intermediate_dim,
+                "n_positions": backbone.max_sequence_length,
+                "activation_function": ZOO_ACTIVATIONS[backbone.activation],
+                "resid_pdrop": backbone.dropout,
+                "embd_pdrop": backbone.dropout,
+                "attn_pdrop": attention_dropout,
+                "layer_norm_epsilon": backbone.layer_norm_epsilon,
+                "bos_token_id": end, "eos_token_id": end}
+    config = {**common, "model_type": "bert",
+              "hidden_size": backbone.hidden_dim,
+              "num_hidden_layers": backbone.num_layers,
+              "num_attention_heads": backbone.num_heads,
+              "intermediate_size": backbone.intermediate_dim,
+              "hidden_act": ZOO_ACTIVATIONS[backbone.activation],
+              "hidden_dropout_prob": backbone.dropout,
+              "attention_probs_dropout_prob": attention_dropout,
+              "max_position_embeddings": backbone.max_sequence_length,
+              "type_vocab_size": backbone.num_segments,
+              "layer_norm_eps": backbone.layer_norm_epsilon,
+              "position_embedding_type": "absolute", "pad_token_id": 0}
+    if isinstance(model, (SequenceClassifier, TokenClassifier)):
+        labels = list(labels or
+                      [f"LABEL_{i}" for i in range(model.num_classes)])
+        if len(labels) != model.num_classes:
+            raise ValueError(f"{len(labels)} labels for a head of "
+                             f"{model.num_classes} classes.")
+        config.update(id2label=dict(enumerate(labels)),
+                      label2id={label: i for i, label in enumerate(labels)},
+                      classifier_dropout=model.dropout)
+        if model.num_classes == 1:
+            config["problem_type"] = "regression"
+    return config
+
+
+def hf_tensors(model, family, layout):
+    """{Hugging Face name: NumPy array} of `model`'s weights, prefixed as
+    the architecture's `save_pretrained` names them."""
+    variables = layouts.zoo_weights(model)
+    tensors = {}
+    for hf_name, zoo_name, transpose in layout:
+        value = ops.convert_to_numpy(variables[zoo_name]).astype("float32")
+        tensors[hf_name] = np.ascontiguousarray(value.T if transpose else value)
+    if family == "gpt2":
+        tensors = layouts.fuse(tensors)
+    if model is getattr(model, "backbone", None) or not hasattr(
+            model, "backbone"):
+        return tensors
+    prefix = "transformer." if family == "gpt2" else "bert."
+    return {(name if name.startswith(("cls.", "classifier."))
+             else prefix + name): value for name, value in tensors.items()}
+
+
+def to_huggingface(model, path, labels=None, overwrite=False):
+    """Write `model` as a Hugging Face directory `transformers` loads.
+
+    Args:
+        model: a zoo task or backbone of the table in the module docstring
+            (`CausalLM` -> `GPT2LMHeadModel`, ...).
+        path: the directory to write. It appears whole or not at all: the
+            files are written beside it first and moved into place.
+        labels: a classifier's or tagger's label names, in id order
+            (`id2label`); default `LABEL_0`, `LABEL_1`, ...
+        overwrite: replace an existing `path`.
+
+    The tokenizer (`model.tokenizer`, if any) is written as the files
+    `transformers`' tokenizer of the family reads: `vocab.txt` for BERT's
+    WordPiece, `vocab.json` and `merges.txt` for GPT-2's byte-level BPE.
+    """
+    from safetensors.numpy import save_file
+
+    family, layout = layouts.layout_of(model)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path!r} exists; pass overwrite=True to "
+                              "replace it.")
+    config = hf_config(model, labels)
+    tokenizer_files = hf_tokenizers.tokenizer_files(
+        getattr(model, "tokenizer", None), config)
+    tensors = hf_tensors(model, family, layout)
+    staging = files.staging_directory(path)
+    try:
+        save_file(tensors, os.path.join(staging, WEIGHTS),
+                  metadata={"format": "pt"})
+        with open(os.path.join(staging, "config.json"), "w") as f:
+            json.dump(config, f, indent=2)
+        for name, text in tokenizer_files.items():
+            with open(os.path.join(staging, name), "w", encoding="utf-8") as f:
+                f.write(text)
+        files.publish(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path

@@ -6,8 +6,7 @@ from harness import run_layer_checks
 
 from zoo.blocks import DecoderBlock
 from zoo.blocks import EncoderBlock
-from zoo.convert import copy_decoder_block
-from zoo.convert import copy_encoder_block
+from zoo.convert import copy_weights
 
 BLOCK = {"num_heads": 2, "intermediate_dim": 16}
 PADDING = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], "int32")
@@ -58,7 +57,7 @@ def test_encoder_block_matches_keras_hub(norm_first):
     theirs(x)
     ours = EncoderBlock(**BLOCK, activation="gelu", norm_first=norm_first)
     ours.build(x.shape)
-    copy_encoder_block(theirs, ours)
+    copy_weights(theirs, ours)
     np.testing.assert_allclose(ours(x, padding_mask=PADDING),
                                theirs(x, padding_mask=PADDING), atol=1e-5)
 
@@ -75,13 +74,13 @@ def test_decoder_block_matches_keras_hub(cross_attention, norm_first):
     ours.build(x.shape)
     if cross_attention:
         theirs(x, enc)
-        copy_decoder_block(theirs, ours)
+        copy_weights(theirs, ours)
         expected = theirs(x, enc, decoder_padding_mask=PADDING,
                           encoder_padding_mask=enc_mask)
         actual = ours(x, enc, padding_mask=PADDING, encoder_padding_mask=enc_mask)
     else:
         theirs(x)
-        copy_decoder_block(theirs, ours)
+        copy_weights(theirs, ours)
         expected = theirs(x, decoder_padding_mask=PADDING)
         actual = ours(x, padding_mask=PADDING)
     np.testing.assert_allclose(actual, expected, atol=1e-5)

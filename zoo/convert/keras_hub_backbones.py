@@ -64,16 +64,6 @@ def copy_weights(source, target):
         variable.assign(np.reshape(value, variable.shape))
 
 
-def copy_encoder_block(source, target):
-    """keras-hub `TransformerEncoder` -> zoo `EncoderBlock`."""
-    copy_weights(source, target)
-
-
-def copy_decoder_block(source, target):
-    """keras-hub `TransformerDecoder` -> zoo `DecoderBlock`."""
-    copy_weights(source, target)
-
-
 def _build_like(source, target_class, layer_norm):
     """A zoo backbone with the architecture of keras-hub's `source`.
 

@@ -29,5 +29,5 @@ def test_is_the_papers_formula():
 
 
 def test_unknown_activation_raises():
-    with pytest.raises(ValueError, match="Unknown activation 'swish'"):
-        FeedForward(intermediate_dim=16, activation="swish")
+    with pytest.raises(ValueError, match="Unknown activation 'mish'"):
+        FeedForward(intermediate_dim=16, activation="mish")

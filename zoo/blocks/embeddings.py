@@ -141,6 +141,12 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
 
     No weights: the encoding is computed for the positions asked for.
 
+    Args:
+        max_wavelength: float, 10000 in the paper.
+        interleave: bool. True: the layout above. False: the same sinusoids
+            with sin in the first D/2 dimensions and cos in the last D/2
+            (MarianMT's layout).
+
     Call arguments:
         inputs: `(B, T, D)` embeddings; only T and D are used.
         start_index: position of the first input.
@@ -149,9 +155,10 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
         `(1, T, D)` encodings, to be added to `inputs`.
     """
 
-    def __init__(self, max_wavelength=10000.0, **kwargs):
+    def __init__(self, max_wavelength=10000.0, interleave=True, **kwargs):
         super().__init__(**kwargs)
         self.max_wavelength = max_wavelength
+        self.interleave = interleave
 
     def call(self, inputs, start_index=0):
         length, hidden_dim = ops.shape(inputs)[1], inputs.shape[-1]
@@ -161,9 +168,12 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
         two_i = ops.arange(0, hidden_dim, 2, dtype="float32")  # (D/2,)
         frequencies = ops.power(self.max_wavelength, -two_i / hidden_dim)
         angles = positions[:, None] * frequencies[None, :]  # (T, D/2)
-        # Interleave so that even dimensions hold sin and odd ones cos.
-        encoding = ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1)
-        encoding = ops.reshape(encoding, (length, hidden_dim))  # (T, D)
+        if self.interleave:  # even dimensions hold sin, odd ones cos
+            encoding = ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1)
+            encoding = ops.reshape(encoding, (length, hidden_dim))  # (T, D)
+        else:  # the first half sin, the second cos (MarianMT)
+            encoding = ops.concatenate(
+                [ops.sin(angles), ops.cos(angles)], axis=-1)  # (T, D)
         return ops.cast(encoding, self.compute_dtype)[None]  # (1, T, D)
 
     def compute_output_shape(self, inputs_shape):
@@ -172,4 +182,5 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config["max_wavelength"] = self.max_wavelength
+        config["interleave"] = self.interleave
         return config

@@ -19,6 +19,7 @@ ACTIVATIONS = {
     "relu": keras.activations.relu,
     "gelu": keras.activations.gelu,  # exact, erf-based
     "gelu_approximate": gelu_approximate,
+    "swish": keras.activations.silu,  # x * sigmoid(x); MarianMT's
 }
 
 

@@ -76,6 +76,8 @@ def _byte_pair(path, fast):
 def read_tokenizer(path, config):
     """The keras-hub tokenizer of the Hugging Face directory `path` (whose
     `config.json` is `config`), or None if it has no tokenizer files."""
+    if config["model_type"] == "marian":
+        return None  # MarianMT's two SentencePiece models: not yet
     fast = _read_json(path, "tokenizer.json")
     if config["model_type"] == "bert":
         settings = _read_json(path, "tokenizer_config.json") or {}

@@ -16,6 +16,7 @@ loads:
 | `BertForSequenceClassification` | `SequenceClassifier` |
 | `BertForTokenClassification` | `TokenClassifier` |
 | `GPT2Model`, `GPT2LMHeadModel` | `CausalLM` (the head is the tied embedding) |
+| `MarianMTModel` | `Seq2SeqLM` on a `Transformer` with MarianMT's options (swish, sin-then-cos positions, a final logits bias) |
 
 Which tensor is which weight is `zoo.convert.layouts`; the tokenizers are
 `zoo.convert.hf_tokenizers`. Weights are read from safetensors only: a
@@ -36,8 +37,10 @@ from zoo.convert import hf_tokenizers
 from zoo.convert import layouts
 from zoo.models import BertEncoder
 from zoo.models import GPTDecoder
+from zoo.models import Transformer
 from zoo.tasks import CausalLM
 from zoo.tasks import MaskedLM
+from zoo.tasks import Seq2SeqLM
 from zoo.tasks import SequenceClassifier
 from zoo.tasks import TokenClassifier
 
@@ -45,17 +48,23 @@ WEIGHTS = "model.safetensors"
 INDEX = "model.safetensors.index.json"
 PREFIXES = ("bert.", "transformer.", "model.")
 # Buffers that are not weights: position ids and GPT-2's causal-mask biases.
-BUFFERS = (".position_ids", ".attn.bias", ".attn.masked_bias")
+# MarianMT's sinusoids are stored too; the zoo computes them.
+BUFFERS = (".position_ids", ".attn.bias", ".attn.masked_bias",
+           ".embed_positions.weight")
 # Hugging Face activation names -> the zoo's, and back.
 ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_approximate",
-               "gelu_pytorch_tanh": "gelu_approximate", "relu": "relu"}
+               "gelu_pytorch_tanh": "gelu_approximate", "relu": "relu",
+               "swish": "swish", "silu": "swish"}
 ZOO_ACTIVATIONS = {"gelu": "gelu", "gelu_approximate": "gelu_new",
-                   "relu": "relu"}
+                   "relu": "relu", "swish": "swish"}
 BERT_ARCHITECTURES = ("BertModel", "BertForMaskedLM", "BertForPreTraining",
                       "BertForSequenceClassification",
                       "BertForTokenClassification")
 GPT2_ARCHITECTURES = ("GPT2Model", "GPT2LMHeadModel")
-MODEL_TYPES = ("bert", "gpt2")
+MARIAN_ARCHITECTURES = ("MarianMTModel",)
+ARCHITECTURES = {"bert": BERT_ARCHITECTURES, "gpt2": GPT2_ARCHITECTURES,
+                 "marian": MARIAN_ARCHITECTURES}
+MODEL_TYPES = tuple(ARCHITECTURES)
 
 
 # Reading -----------------------------------------------------------------------
@@ -128,6 +137,11 @@ def normalize_names(tensors, family):
             "LayerNorm.beta", "LayerNorm.bias")
         if not name.endswith(BUFFERS):
             out[name] = value
+    if family == "marian":
+        if "shared.weight" not in out and "encoder.embed_tokens.weight" in out:
+            out["shared.weight"] = out.pop("encoder.embed_tokens.weight")
+        if "final_logits_bias" in out:  # (1, V) -> (V,)
+            out["final_logits_bias"] = out["final_logits_bias"].reshape(-1)
     return layouts.split_fused(out) if family == "gpt2" else out
 
 
@@ -184,6 +198,37 @@ def gpt2_arguments(config):
     )
 
 
+def marian_arguments(config):
+    """`Transformer` arguments from a MarianMT `config.json`."""
+    for key, plain in (("scale_embedding", True),
+                       ("share_encoder_decoder_embeddings", True),
+                       ("tie_word_embeddings", True)):
+        if config.get(key, plain) != plain:
+            raise ValueError(f"config.json: {key}={config[key]}; the zoo's "
+                             f"Transformer supports {key}={plain} only.")
+    for encoder, decoder in (("encoder_layers", "decoder_layers"),
+                             ("encoder_attention_heads",
+                              "decoder_attention_heads"),
+                             ("encoder_ffn_dim", "decoder_ffn_dim")):
+        if config[encoder] != config[decoder]:
+            raise ValueError(
+                f"config.json: {encoder}={config[encoder]} but {decoder}="
+                f"{config[decoder]}; the zoo's Transformer has the same "
+                "sizes on both sides.")
+    return dict(
+        vocabulary_size=config["vocab_size"],
+        num_layers=config["encoder_layers"],
+        num_heads=config["encoder_attention_heads"],
+        hidden_dim=config["d_model"],
+        intermediate_dim=config["encoder_ffn_dim"],
+        dropout=config.get("dropout", 0.1),
+        attention_dropout=config.get("attention_dropout", 0.0),
+        max_sequence_length=config["max_position_embeddings"],
+        activation=_activation(config, "activation_function", "swish"),
+        interleave_positions=False,
+    )
+
+
 def _num_labels(config):
     return len(config.get("id2label") or {}) or config.get("num_labels", 2)
 
@@ -191,7 +236,7 @@ def _num_labels(config):
 def build(config, tokenizer=None):
     """The zoo model of `config`'s architecture, randomly initialized."""
     family = config["model_type"]
-    known = BERT_ARCHITECTURES if family == "bert" else GPT2_ARCHITECTURES
+    known = ARCHITECTURES[family]
     architecture = (config.get("architectures") or known[:1])[0]
     if architecture not in known:
         raise ValueError(
@@ -200,6 +245,9 @@ def build(config, tokenizer=None):
     if family == "gpt2":
         return CausalLM(GPTDecoder(**gpt2_arguments(config)),
                         tokenizer=tokenizer)
+    if family == "marian":
+        return Seq2SeqLM(Transformer(**marian_arguments(config)),
+                         tokenizer=tokenizer, final_logits_bias=True)
     backbone = BertEncoder(**bert_arguments(config))
     dropout = config.get("classifier_dropout")
     if dropout is None:
@@ -216,15 +264,27 @@ def build(config, tokenizer=None):
                     architecture == "BertForPreTraining", tokenizer=tokenizer)
 
 
-def _check_tied(tensors, copy, original, source):
-    """A tied copy (an output projection or bias that `transformers` keeps
-    as its own tensor) must equal the weight it is tied to."""
-    if copy in tensors and original in tensors:
-        if not np.array_equal(tensors.pop(copy), tensors[original]):
-            raise ValueError(
-                f"{source}: {copy} differs from {original}; the zoo ties them "
-                "(one matrix), so these weights cannot be converted exactly.")
-    tensors.pop(copy, None)
+TIED = [  # (copy, original) pairs that `transformers` may keep as two tensors
+    ("cls.predictions.decoder.weight", "embeddings.word_embeddings.weight"),
+    ("cls.predictions.decoder.bias", "cls.predictions.bias"),
+    ("lm_head.weight", "wte.weight"),
+    ("lm_head.weight", "shared.weight"),
+    ("encoder.embed_tokens.weight", "shared.weight"),
+    ("decoder.embed_tokens.weight", "shared.weight"),
+]
+
+
+def _check_tied(tensors, source):
+    """A tied copy (an output projection, bias or per-stack embedding that
+    `transformers` keeps as its own tensor) must equal the weight it is
+    tied to: the zoo has one."""
+    for copy, original in TIED:
+        if copy in tensors and original in tensors:
+            if not np.array_equal(tensors.pop(copy), tensors[original]):
+                raise ValueError(
+                    f"{source}: {copy} differs from {original}; the zoo ties "
+                    "them (one matrix), so these weights cannot be converted "
+                    "exactly.")
 
 
 def assign(model, layout, tensors, source):
@@ -233,11 +293,7 @@ def assign(model, layout, tensors, source):
     left unused (for example the NSP head of a checkpoint whose
     architecture is `BertForMaskedLM`)."""
     tensors = dict(tensors)
-    _check_tied(tensors, "cls.predictions.decoder.weight",
-                "embeddings.word_embeddings.weight", source)
-    _check_tied(tensors, "cls.predictions.decoder.bias",
-                "cls.predictions.bias", source)
-    _check_tied(tensors, "lm_head.weight", "wte.weight", source)
+    _check_tied(tensors, source)
     variables = layouts.zoo_weights(model)
     for hf_name, zoo_name, transpose in layout:
         if hf_name not in tensors:
@@ -286,12 +342,10 @@ def from_parts(config, tensors, tokenizer, source):
     """The zoo model of a Hugging Face `config` (dict), its `tensors`
     ({Hugging Face name: array}) and `tokenizer` (or None), read from
     `source` (for messages)."""
-    family = config["model_type"]
     if tokenizer is not None:
         hf_tokenizers.check_fits(tokenizer, config["vocab_size"], source)
     model = build(config, tokenizer)
-    layout = (layouts.bert_layout if family == "bert"
-              else layouts.gpt2_layout)(model)
+    family, layout = layouts.layout_of(model)
     assign(model, layout, normalize_names(tensors, family), source)
     return model
 
@@ -306,7 +360,7 @@ def _architecture(model):
     return {SequenceClassifier: "BertForSequenceClassification",
             TokenClassifier: "BertForTokenClassification",
             BertEncoder: "BertModel", GPTDecoder: "GPT2Model",
-            CausalLM: "GPT2LMHeadModel"}[type(model)]
+            CausalLM: "GPT2LMHeadModel", Seq2SeqLM: "MarianMTModel"}[type(model)]
 
 
 def hf_config(model, labels=None):
@@ -318,6 +372,8 @@ def hf_config(model, labels=None):
     common = {"architectures": [_architecture(model)],
               "vocab_size": backbone.vocabulary_size,
               "torch_dtype": "float32"}
+    if isinstance(backbone, Transformer):
+        return {**common, **_marian_config(model, attention_dropout)}
     if isinstance(backbone, GPTDecoder):
         end = hf_tokenizers.end_token_id(getattr(model, "tokenizer", None))
         return {**common, "model_type": "gpt2",
@@ -357,6 +413,34 @@ def hf_config(model, labels=None):
     return config
 
 
+def _marian_config(model, attention_dropout):
+    backbone = model.backbone
+    if backbone.interleave_positions or backbone.norm_first:
+        raise ValueError(
+            "MarianMT has post-LN blocks and sin-then-cos positions: this "
+            "Transformer (interleave_positions="
+            f"{backbone.interleave_positions}, norm_first="
+            f"{backbone.norm_first}) has no Hugging Face equivalent.")
+    tokenizer = model.tokenizer
+    pad = 0 if tokenizer is None else int(getattr(tokenizer, "pad_token_id", 0))
+    start = getattr(tokenizer, "start_token_id", None)
+    end = getattr(tokenizer, "end_token_id", None)
+    sizes = {"layers": backbone.num_layers,
+             "attention_heads": backbone.num_heads,
+             "ffn_dim": backbone.intermediate_dim}
+    return {"model_type": "marian", "d_model": backbone.hidden_dim,
+            **{f"{side}_{key}": value for side in ("encoder", "decoder")
+               for key, value in sizes.items()},
+            "activation_function": ZOO_ACTIVATIONS[backbone.activation],
+            "dropout": backbone.dropout, "attention_dropout": attention_dropout,
+            "activation_dropout": 0.0,
+            "max_position_embeddings": backbone.max_sequence_length,
+            "scale_embedding": True, "pad_token_id": pad,
+            "decoder_start_token_id": pad if start is None else int(start),
+            "eos_token_id": 0 if end is None else int(end),
+            "forced_eos_token_id": 0 if end is None else int(end)}
+
+
 def hf_tensors(model, family, layout):
     """{Hugging Face name: NumPy array} of `model`'s weights, prefixed as
     the architecture's `save_pretrained` names them."""
@@ -367,6 +451,12 @@ def hf_tensors(model, family, layout):
         tensors[hf_name] = np.ascontiguousarray(value.T if transpose else value)
     if family == "gpt2":
         tensors = layouts.fuse(tensors)
+    if family == "marian":
+        bias = tensors.pop("final_logits_bias", None)
+        tensors = {"model." + name: value for name, value in tensors.items()}
+        if bias is not None:
+            tensors["final_logits_bias"] = bias[None]  # (1, V)
+        return tensors
     if model is getattr(model, "backbone", None) or not hasattr(
             model, "backbone"):
         return tensors

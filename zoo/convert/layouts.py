@@ -19,8 +19,10 @@ import numpy as np
 
 from zoo.models import BertEncoder
 from zoo.models import GPTDecoder
+from zoo.models import Transformer
 from zoo.tasks import CausalLM
 from zoo.tasks import MaskedLM
+from zoo.tasks import Seq2SeqLM
 from zoo.tasks import SequenceClassifier
 from zoo.tasks import TokenClassifier
 
@@ -167,6 +169,46 @@ def fuse(tensors):
     return out
 
 
+# MarianMT ---------------------------------------------------------------------
+
+
+def _marian_attention(hf, zoo):
+    return [*_linear(f"{hf}.q_proj", f"{zoo}/query"),
+            *_linear(f"{hf}.k_proj", f"{zoo}/key"),
+            *_linear(f"{hf}.v_proj", f"{zoo}/value"),
+            *_linear(f"{hf}.out_proj", f"{zoo}/attention_output")]
+
+
+def marian_layout(model):
+    """The layout of a `Seq2SeqLM` on a `Transformer` as `transformers`'
+    `modeling_marian` names MarianMT (Junczys-Dowmunt et al. 2018): the
+    paper's post-LN encoder-decoder with one shared embedding."""
+    backbone = model.backbone
+    layout = [("shared.weight", "backbone/token_embedding/embeddings", False)]
+    for side in ("encoder", "decoder"):
+        for i in range(backbone.num_layers):
+            hf, zoo = f"{side}.layers.{i}", f"backbone/{side}_layer_{i}"
+            layout += [
+                *_marian_attention(f"{hf}.self_attn", f"{zoo}/self_attention"),
+                *_norm(f"{hf}.self_attn_layer_norm", f"{zoo}/self_attention_norm"),
+            ]
+            if side == "decoder":
+                layout += [
+                    *_marian_attention(f"{hf}.encoder_attn",
+                                       f"{zoo}/cross_attention"),
+                    *_norm(f"{hf}.encoder_attn_layer_norm",
+                           f"{zoo}/cross_attention_norm"),
+                ]
+            layout += [
+                *_linear(f"{hf}.fc1", f"{zoo}/feed_forward/inner"),
+                *_linear(f"{hf}.fc2", f"{zoo}/feed_forward/outer"),
+                *_norm(f"{hf}.final_layer_norm", f"{zoo}/feed_forward_norm"),
+            ]
+    if model.final_logits_bias is not None:
+        layout.append(("final_logits_bias", "final_logits_bias", False))
+    return layout
+
+
 # Which layout -----------------------------------------------------------------
 
 
@@ -178,8 +220,10 @@ def layout_of(model):
     if isinstance(backbone, GPTDecoder) and (model is backbone
                                              or isinstance(model, CausalLM)):
         return "gpt2", gpt2_layout(model)
+    if isinstance(model, Seq2SeqLM) and isinstance(backbone, Transformer):
+        return "marian", marian_layout(model)
     raise ValueError(
         f"No Hugging Face layout for {type(model).__name__} on "
         f"{type(backbone).__name__}: zoo.convert writes BertEncoder, "
         "MaskedLM, SequenceClassifier and TokenClassifier on a BertEncoder, "
-        "and GPTDecoder and CausalLM.")
+        "GPTDecoder and CausalLM, and Seq2SeqLM on a Transformer.")

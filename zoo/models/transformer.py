@@ -38,6 +38,8 @@ class Transformer(Backbone):
         layer_norm_epsilon: float.
         activation: feed-forward activation ("relu" in the paper).
         norm_first: bool. Pre-LN blocks, plus a final LayerNorm per stack.
+        interleave_positions: bool. The sinusoids' layout: interleaved sin
+            and cos as in the paper, or (False) sin then cos, as MarianMT.
         dtype: dtype or policy.
 
     Call arguments:
@@ -69,6 +71,7 @@ class Transformer(Backbone):
         layer_norm_epsilon=1e-5,
         activation="relu",
         norm_first=False,
+        interleave_positions=True,
         dtype=None,
         **kwargs,
     ):
@@ -84,6 +87,7 @@ class Transformer(Backbone):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.activation = activation
         self.norm_first = norm_first
+        self.interleave_positions = interleave_positions
 
         self.token_embedding = TokenEmbedding(
             vocabulary_size, hidden_dim, scale=True,
@@ -94,7 +98,8 @@ class Transformer(Backbone):
             dtype=dtype, name="token_embedding",
         )
         self.position_encoding = SinusoidalPositionEncoding(
-            dtype=dtype, name="position_encoding")
+            interleave=interleave_positions, dtype=dtype,
+            name="position_encoding")
         self.embeddings_dropout = Dropout(dropout, dtype=dtype,
                                           name="embeddings_dropout")
         block_args = dict(

@@ -45,6 +45,8 @@ class Seq2SeqLM(Task):
             `end_token_id`; lets `generate` take and return strings.
         label_smoothing: float ε of the default loss.
         jit_compile_generate: bool. Compile generation (see `CausalLM`).
+        final_logits_bias: bool. Add a fixed (V,) bias to the logits, as
+            MarianMT does (not trained; `zoo.convert` fills it).
 
     Call arguments:
         inputs: dict with `encoder_token_ids`, `encoder_padding_mask` (B, S),
@@ -62,16 +64,30 @@ class Seq2SeqLM(Task):
     default_learning_rate = 5e-4
 
     def __init__(self, backbone, tokenizer=None, label_smoothing=0.1,
-                 jit_compile_generate=True, **kwargs):
+                 jit_compile_generate=True, final_logits_bias=False,
+                 **kwargs):
         super().__init__(backbone, tokenizer, **kwargs)
         self.label_smoothing = label_smoothing
+        self.final_logits_bias = None
+        if final_logits_bias:
+            self.final_logits_bias = self.add_weight(
+                shape=(backbone.vocabulary_size,), initializer="zeros",
+                trainable=False, name="final_logits_bias")
         self.jit_compile_generate = jit_compile_generate
         self.generator = Generator(self, self.start_decoding, SIGNATURE,
                                    jit_compile_generate)
 
     def call(self, inputs, training=None):
         hidden = self.backbone(inputs, training=training)  # (B, T, D)
-        return self.backbone.token_embedding(hidden, reverse=True)  # (B, T, V)
+        return self.logits(hidden)  # (B, T, V)
+
+    def logits(self, hidden):
+        """Hidden states (..., D) -> logits (..., V): the shared embedding,
+        transposed, plus the final logits bias if the task has one."""
+        logits = self.backbone.token_embedding(hidden, reverse=True)
+        if self.final_logits_bias is None:
+            return logits
+        return logits + ops.cast(self.final_logits_bias, logits.dtype)
 
     def label_classes(self):
         return self.backbone.vocabulary_size
@@ -187,7 +203,7 @@ class Seq2SeqLM(Task):
             encoder_output, ops.shape(token_ids)[1])
         hidden, self_cache = backbone.decode_with_cache(
             token_ids[:, :1], self_cache, cross_cache, 0, source_mask)
-        logits = backbone.token_embedding(hidden[:, 0], reverse=True)  # (B, V)
+        logits = self.logits(hidden[:, 0])  # (B, V)
         if num_beams:  # beam k of row b is row b * K + k
             cross_cache = [repeat_for_beams(c, num_beams) for c in cross_cache]
             source_mask = repeat_for_beams(source_mask, num_beams)
@@ -195,10 +211,11 @@ class Seq2SeqLM(Task):
         def step(token, cache, index):
             hidden, cache = backbone.decode_with_cache(
                 token[:, None], cache, cross_cache, index, source_mask)
-            return backbone.token_embedding(hidden[:, 0], reverse=True), cache
+            return self.logits(hidden[:, 0]), cache
 
         return logits, self_cache, step, 1
 
     def get_config(self):
         return {**super().get_config(), "label_smoothing": self.label_smoothing,
-                "jit_compile_generate": self.jit_compile_generate}
+                "jit_compile_generate": self.jit_compile_generate,
+                "final_logits_bias": self.final_logits_bias is not None}

@@ -9,7 +9,8 @@ GPT2LMHeadModel, ...) or an original BERT or GPT-2 release, exported as it
 is, its labels from its config.json:
 
     python recipes/export.py --init_from=/models/gpt2 --export_dir=exports/gpt2
- The SavedModel in --export_dir holds the weights, the tokenizer
+
+The SavedModel in --export_dir holds the weights, the tokenizer
 (inside the graph; its files in assets/) and these signatures:
 
 | model dir of              | text signatures            | id signatures        |

@@ -10,13 +10,18 @@ def staging_directory(target):
     into before `publish` moves it into place."""
     parent = os.path.dirname(os.path.abspath(target))
     os.makedirs(parent, exist_ok=True)
-    return tempfile.mkdtemp(prefix=".zoo-staging-", dir=parent)
+    staging = tempfile.mkdtemp(prefix=".zoo-staging-", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 would stay
+    return staging
 
 
 def publish(staging, target):
     """Move the finished `staging` directory to `target`, replacing what is
-    there only once the new one is in place: a failure at any point leaves
-    either the earlier `target` or the new one, never neither."""
+    there only once the new one is in place: an exception at any point
+    leaves the earlier `target` or the new one. (A process killed between
+    the two renames leaves the earlier one at `staging + ".previous"`.)"""
     target = os.path.abspath(target)
     previous = staging + ".previous"
     if os.path.exists(target):

@@ -80,10 +80,29 @@ def test_marian_round_trip(marian, tmp_path):
     for key in before:
         np.testing.assert_allclose(after[key], before[key], atol=1e-6,
                                    err_msg=key)
+    import json
+
+    written = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert (written["pad_token_id"], written["decoder_start_token_id"],
+            written["eos_token_id"]) == (PAD, PAD, END)
     back = zoo.convert.from_huggingface(str(tmp_path / "out"))
     for a, b in zip(model.weights, back.weights):
         np.testing.assert_array_equal(ops.convert_to_numpy(a),
                                       ops.convert_to_numpy(b))
+
+
+def test_a_checkpoint_without_the_final_bias_gets_zeros(marian, tmp_path):
+    import safetensors.numpy
+
+    reference, path = marian
+    zoo.convert.to_huggingface(zoo.convert.from_huggingface(path),
+                               tmp_path / "out")
+    file = str(tmp_path / "out" / "model.safetensors")
+    tensors = safetensors.numpy.load_file(file)
+    del tensors["final_logits_bias"]
+    safetensors.numpy.save_file(tensors, file, metadata={"format": "pt"})
+    model = zoo.convert.from_huggingface(str(tmp_path / "out"))
+    assert not ops.convert_to_numpy(model.final_logits_bias).any()
 
 
 def test_marian_sizes_the_zoo_has_not(marian, tmp_path):

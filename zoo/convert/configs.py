@@ -92,8 +92,10 @@ def gpt2_arguments(config):
 
 def marian_arguments(config):
     """`Transformer` arguments from a MarianMT `config.json`."""
-    _require(config, {"scale_embedding": True,
-                      "share_encoder_decoder_embeddings": True,
+    if not config.get("scale_embedding", False):  # MarianConfig's default
+        raise ValueError("config.json: scale_embedding is not true; the zoo's "
+                         "Transformer scales its embedding by sqrt(d_model).")
+    _require(config, {"share_encoder_decoder_embeddings": True,
                       "tie_word_embeddings": True}, "Transformer")
     for encoder, decoder in (("encoder_layers", "decoder_layers"),
                              ("encoder_attention_heads",
@@ -113,7 +115,7 @@ def marian_arguments(config):
         dropout=config.get("dropout", 0.1),
         attention_dropout=config.get("attention_dropout", 0.0),
         max_sequence_length=config["max_position_embeddings"],
-        activation=_activation(config, "activation_function", "swish"),
+        activation=_activation(config, "activation_function", "gelu"),
         interleave_positions=False,
     )
 
@@ -218,16 +220,17 @@ def hf_config(model, labels=None):
 
 def _marian_config(model, attention_dropout):
     backbone = model.backbone
-    if backbone.interleave_positions or backbone.norm_first:
+    if (backbone.interleave_positions or backbone.norm_first
+            or backbone.layer_norm_epsilon != 1e-5):
         raise ValueError(
-            "MarianMT has post-LN blocks and sin-then-cos positions: this "
-            "Transformer (interleave_positions="
+            "MarianMT has post-LN blocks, LayerNorm epsilon 1e-5 and "
+            "sin-then-cos positions: this Transformer (interleave_positions="
             f"{backbone.interleave_positions}, norm_first="
-            f"{backbone.norm_first}) has no Hugging Face equivalent.")
-    tokenizer = model.tokenizer
-    pad = 0 if tokenizer is None else int(getattr(tokenizer, "pad_token_id", 0))
-    start = getattr(tokenizer, "start_token_id", None)
-    end = getattr(tokenizer, "end_token_id", None)
+            f"{backbone.norm_first}, layer_norm_epsilon="
+            f"{backbone.layer_norm_epsilon}) has no Hugging Face equivalent.")
+    # Marian's convention: </s> is 0 and <pad>, the decoder's start, is the
+    # last id (the zoo has no Marian tokenizer yet to say otherwise).
+    pad, end = backbone.vocabulary_size - 1, 0
     sizes = {"layers": backbone.num_layers,
              "attention_heads": backbone.num_heads,
              "ffn_dim": backbone.intermediate_dim}
@@ -239,6 +242,5 @@ def _marian_config(model, attention_dropout):
             "activation_dropout": 0.0,
             "max_position_embeddings": backbone.max_sequence_length,
             "scale_embedding": True, "pad_token_id": pad,
-            "decoder_start_token_id": pad if start is None else int(start),
-            "eos_token_id": 0 if end is None else int(end),
-            "forced_eos_token_id": 0 if end is None else int(end)}
+            "decoder_start_token_id": pad, "eos_token_id": end,
+            "forced_eos_token_id": end}

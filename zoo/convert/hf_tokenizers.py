@@ -25,6 +25,19 @@ def _read_json(path, name):
         return json.load(f)
 
 
+def read_lines(file):
+    """The lines of `vocab.txt` (one token each), as `transformers` reads
+    them."""
+    with open(file, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f]
+
+
+def read_merges(file):
+    """The merges of `merges.txt` or GPT-2's `vocab.bpe`, without the
+    `#version` line."""
+    return [m for m in read_lines(file) if m and not m.startswith("#version")]
+
+
 def _by_id(vocabulary, source):
     """{token: id} -> the tokens in id order, which must be 0..n-1."""
     tokens = sorted(vocabulary, key=vocabulary.get)
@@ -34,15 +47,15 @@ def _by_id(vocabulary, source):
 
 
 def _wordpiece(path, settings, fast):
-    if fast and fast.get("model", {}).get("type") == "WordPiece":
+    normalizer = (fast or {}).get("normalizer") or {}
+    if (fast and fast.get("model", {}).get("type") == "WordPiece"
+            and normalizer.get("type") == "BertNormalizer"):
         vocabulary = _by_id(fast["model"]["vocab"], "tokenizer.json")
-        normalizer = fast.get("normalizer") or {}
         lowercase = normalizer.get("lowercase", True)
         strip_accents = normalizer.get("strip_accents")
         cjk = normalizer.get("handle_chinese_chars", True)
     elif os.path.isfile(os.path.join(path, "vocab.txt")):
-        with open(os.path.join(path, "vocab.txt"), encoding="utf-8") as f:
-            vocabulary = [line.rstrip("\n") for line in f]
+        vocabulary = read_lines(os.path.join(path, "vocab.txt"))
         lowercase = settings.get("do_lower_case", True)
         strip_accents = settings.get("strip_accents")
         cjk = settings.get("tokenize_chinese_chars", True)
@@ -65,9 +78,7 @@ def _byte_pair(path, fast):
     elif all(os.path.isfile(os.path.join(path, name))
              for name in ("vocab.json", "merges.txt")):
         vocabulary = _read_json(path, "vocab.json")
-        with open(os.path.join(path, "merges.txt"), encoding="utf-8") as f:
-            merges = [line.rstrip("\n") for line in f]
-        merges = [m for m in merges if m and not m.startswith("#version")]
+        merges = read_merges(os.path.join(path, "merges.txt"))
     else:
         return None
     return keras_hub.models.GPT2Tokenizer(vocabulary=vocabulary, merges=merges)

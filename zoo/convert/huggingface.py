@@ -78,10 +78,10 @@ def read_tensors(path):
 
     index = os.path.join(path, INDEX)
     if os.path.isfile(os.path.join(path, WEIGHTS)):
-        files = [WEIGHTS]
+        names = [WEIGHTS]
     elif os.path.isfile(index):
         with open(index, encoding="utf-8") as f:
-            files = sorted(set(json.load(f)["weight_map"].values()))
+            names = sorted(set(json.load(f)["weight_map"].values()))
     elif any(os.path.isfile(os.path.join(path, name))
              for name in ("pytorch_model.bin", "tf_model.h5")):
         raise ValueError(
@@ -94,7 +94,7 @@ def read_tensors(path):
     else:
         raise ValueError(f"{path!r} has no weights ({WEIGHTS}).")
     tensors = {}
-    for name in files:
+    for name in names:
         file = os.path.join(path, name)
         try:
             tensors.update(load_file(file))
@@ -124,6 +124,9 @@ def normalize_names(tensors, family):
             out["shared.weight"] = out.pop("encoder.embed_tokens.weight")
         if "final_logits_bias" in out:  # (1, V) -> (V,)
             out["final_logits_bias"] = out["final_logits_bias"].reshape(-1)
+        elif "shared.weight" in out:  # transformers' default: zeros
+            out["final_logits_bias"] = np.zeros(
+                out["shared.weight"].shape[:1], "float32")
     return layouts.split_fused(out) if family == "gpt2" else out
 
 
@@ -232,8 +235,7 @@ def hf_tensors(model, family, layout):
         if bias is not None:
             tensors["final_logits_bias"] = bias[None]  # (1, V)
         return tensors
-    if model is getattr(model, "backbone", None) or not hasattr(
-            model, "backbone"):
+    if not hasattr(model, "backbone"):  # a backbone: no prefix
         return tensors
     prefix = "transformer." if family == "gpt2" else "bert."
     return {(name if name.startswith(("cls.", "classifier."))

@@ -20,6 +20,7 @@ import keras_hub
 import numpy as np
 from keras import ops
 
+from zoo.convert.layouts import relative_path
 from zoo.models import BertEncoder
 from zoo.models import GPTDecoder
 
@@ -34,13 +35,6 @@ RENAMES = {
 }
 
 
-def _relative(layer, variable):
-    """`variable`'s path inside `layer` (without the layer's own path)."""
-    prefix = layer.path + "/"
-    path = variable.path
-    return path[len(prefix):] if path.startswith(prefix) else path
-
-
 def _zoo_path(path):
     return "/".join(RENAMES.get(part, part) for part in path.split("/"))
 
@@ -48,8 +42,8 @@ def _zoo_path(path):
 def copy_weights(source, target):
     """Assign the weights of keras-hub layer or backbone `source` to the zoo
     layer or backbone `target` built with the same sizes."""
-    sources = {_zoo_path(_relative(source, v)): v for v in source.weights}
-    targets = {_relative(target, v): v for v in target.weights}
+    sources = {_zoo_path(relative_path(source, v)): v for v in source.weights}
+    targets = {relative_path(target, v): v for v in target.weights}
     if set(sources) != set(targets):
         raise ValueError(
             f"Cannot copy {type(source).__name__} into {type(target).__name__}:"

@@ -27,7 +27,8 @@ from zoo.tasks import SequenceClassifier
 from zoo.tasks import TokenClassifier
 
 
-def _relative(layer, variable):
+def relative_path(layer, variable):
+    """`variable`'s path inside `layer` (without the layer's own path)."""
     prefix = (layer.path or layer.name) + "/"
     path = variable.path
     return path[len(prefix):] if path.startswith(prefix) else path
@@ -36,11 +37,12 @@ def _relative(layer, variable):
 def zoo_weights(model):
     """{zoo name: variable} of a task or a backbone (module docstring)."""
     backbone = getattr(model, "backbone", model)
-    names = {"backbone/" + _relative(backbone, v): v for v in backbone.weights}
+    names = {"backbone/" + relative_path(backbone, v): v
+             for v in backbone.weights}
     inside = {id(v) for v in backbone.weights}
     for variable in model.weights:
         if id(variable) not in inside:
-            names[_relative(model, variable)] = variable
+            names[relative_path(model, variable)] = variable
     return names
 
 

@@ -20,6 +20,7 @@ import re
 
 import keras_hub
 
+from zoo.convert import hf_tokenizers
 from zoo.convert import huggingface
 
 SKIPPED = ("adam_m", "adam_v", "global_step")
@@ -108,8 +109,7 @@ def from_bert_checkpoint(directory, lowercase=None):
     vocabulary_file = os.path.join(directory, "vocab.txt")
     if not os.path.isfile(vocabulary_file):
         raise ValueError(f"{directory!r} has no vocab.txt.")
-    with open(vocabulary_file, encoding="utf-8") as f:
-        vocabulary = [line.rstrip("\n") for line in f]
+    vocabulary = hf_tokenizers.read_lines(vocabulary_file)
     tokenizer = keras_hub.models.BertTokenizer(
         vocabulary=vocabulary, lowercase=lowercase, strip_accents=lowercase)
     return huggingface.from_parts(config, tensors, tokenizer, directory)
@@ -146,9 +146,7 @@ def from_gpt2_checkpoint(directory):
     merges_file = os.path.join(directory, "vocab.bpe")
     if not os.path.isfile(merges_file):
         raise ValueError(f"{directory!r} has no vocab.bpe.")
-    with open(merges_file, encoding="utf-8") as f:
-        merges = [line.rstrip("\n") for line in f]
-    merges = [m for m in merges if m and not m.startswith("#version")]
+    merges = hf_tokenizers.read_merges(merges_file)
     tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary=vocabulary,
                                                merges=merges)
     return huggingface.from_parts(config, tensors, tokenizer, directory)

@@ -87,7 +87,12 @@ def load_pretrained(path, backbone_class, pretrain_recipe):
     if tokenizer is None and convert.is_huggingface(path):
         tokenizer = convert.read_tokenizer(path)  # BertModel: no task
     if tokenizer is None:
-        raise ValueError(f"--init_from={path!r}: {source} has no tokenizer.")
+        marian = (convert.is_huggingface(path)
+                  and convert.read_config(path)["model_type"] == "marian")
+        raise ValueError(
+            f"--init_from={path!r}: {source} has no tokenizer"
+            + (" the zoo reads (MarianMT's is not supported yet)." if marian
+               else "."))
     size = tokenizers.vocabulary_size(tokenizer)
     if size > backbone.vocabulary_size:
         raise ValueError(

@@ -1,4 +1,5 @@
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -42,3 +43,14 @@ def _seed_and_policy():
     keras.config.set_dtype_policy("float32")
     yield
     keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture(autouse=True)
+def _no_pytorch_beside_tensorflow():
+    """PyTorch stays out of TensorFlow's test workers: one that had both
+    crashed in a later test. `transformers` references run through
+    tests/pytorch_process.py."""
+    yield
+    if BACKEND == "tensorflow" and sys.modules.get("torch") is not None:
+        pytest.fail("This test imported PyTorch into a TensorFlow test "
+                    "worker; run PyTorch code with pytorch_process.call.")

@@ -9,11 +9,9 @@ import numpy as np
 import pytest
 from keras import ops
 
+import pytorch_process as pt
 import zoo.convert
 from zoo.data import tokenizers
-
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
 
 TOLERANCE = 1e-5
 VOCABULARY = 120
@@ -25,23 +23,17 @@ TEXTS = ["the quick brown fox jumps over the lazy dog",
          "numbers 12345 and symbols #@$%^&*() [brackets]"] * 3
 
 
-def bert_config(vocab_size=VOCABULARY, **changes):
-    return transformers.BertConfig(
-        vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2,
-        num_attention_heads=4, intermediate_size=64,
-        max_position_embeddings=40, num_labels=3, **changes)
+def bert_config(vocab_size=VOCABULARY):
+    return {"model_type": "bert", "vocab_size": vocab_size, "hidden_size": 32,
+            "num_hidden_layers": 2, "num_attention_heads": 4,
+            "intermediate_size": 64, "max_position_embeddings": 40,
+            "num_labels": 3}
 
 
-def gpt2_config(vocab_size=VOCABULARY, **changes):
-    return transformers.GPT2Config(
-        vocab_size=vocab_size, n_embd=32, n_layer=2, n_head=4, n_positions=40,
-        bos_token_id=0, eos_token_id=0, **changes)
-
-
-def save(model, directory):
-    model.eval()
-    model.save_pretrained(directory)
-    return str(directory)
+def gpt2_config(vocab_size=VOCABULARY):
+    return {"model_type": "gpt2", "vocab_size": vocab_size, "n_embd": 32,
+            "n_layer": 2, "n_head": 4, "n_positions": 40, "bos_token_id": 0,
+            "eos_token_id": 0}
 
 
 @pytest.fixture(scope="module")
@@ -70,18 +62,18 @@ def batch(segments=True):
     return inputs
 
 
-def reference(model, inputs):
-    arguments = {"input_ids": torch.tensor(inputs["token_ids"]),
-                 "attention_mask": torch.tensor(inputs["padding_mask"])}
+def reference(path, architecture, inputs, *names):
+    """`transformers`' output fields `names` on the zoo's `inputs`."""
+    arguments = {"input_ids": inputs["token_ids"],
+                 "attention_mask": inputs["padding_mask"]}
     if "segment_ids" in inputs:
-        arguments["token_type_ids"] = torch.tensor(inputs["segment_ids"])
-    with torch.no_grad():
-        return model(**arguments)
+        arguments["token_type_ids"] = inputs["segment_ids"]
+    result = pt.call(pt.outputs, path, architecture, arguments, names)
+    return [result[name] for name in names]
 
 
 def assert_close(got, expected, mask=None):
     got = ops.convert_to_numpy(got)
-    expected = expected.numpy() if hasattr(expected, "numpy") else expected
     assert got.shape == expected.shape
     if mask is not None:  # padded positions are not compared
         got, expected = got[mask.astype(bool)], expected[mask.astype(bool)]
@@ -90,76 +82,68 @@ def assert_close(got, expected, mask=None):
 
 @pytest.mark.parametrize("name", BERT_CLASSES)
 def test_bert_outputs_match_transformers(name, tmp_path, wordpiece):
-    torch.manual_seed(0)
-    reference_model = getattr(transformers, name)(
-        bert_config(int(wordpiece.vocabulary_size())))
-    path = save(reference_model, tmp_path)
+    path = pt.call(pt.random_model, name,
+                bert_config(int(wordpiece.vocabulary_size())), str(tmp_path))
     write_wordpiece(wordpiece, path)
     model = zoo.convert.from_huggingface(path)
     inputs = batch()
-    expected = reference(reference_model, inputs)
     mask = inputs["padding_mask"]
     if name == "BertModel":
         outputs = model(inputs)
-        assert_close(outputs["sequence_output"], expected.last_hidden_state, mask)
-        assert_close(outputs["pooled_output"], expected.pooler_output)
+        sequence, pooled = reference(path, name, inputs, "last_hidden_state",
+                                     "pooler_output")
+        assert_close(outputs["sequence_output"], sequence, mask)
+        assert_close(outputs["pooled_output"], pooled)
         return
     assert model.tokenizer.get_vocabulary() == wordpiece.get_vocabulary()
-    if name in ("BertForMaskedLM", "BertForPreTraining"):
+    if name == "BertForPreTraining":
         inputs["mask_positions"] = np.tile(np.arange(10), (2, 1))
         outputs = model(inputs)
-        if name == "BertForPreTraining":
-            assert_close(outputs["next_sentence"], expected.seq_relationship_logits)
-            outputs, expected_logits = outputs["masked_lm"], expected.prediction_logits
-        else:
-            expected_logits = expected.logits
-        assert_close(outputs, expected_logits, mask)
-    elif name == "BertForSequenceClassification":
-        assert_close(model(inputs), expected.logits)
-    else:
-        assert_close(model(inputs), expected.logits, mask)
+        logits, next_sentence = reference(path, name, inputs,
+                                          "prediction_logits",
+                                          "seq_relationship_logits")
+        assert_close(outputs["next_sentence"], next_sentence)
+        assert_close(outputs["masked_lm"], logits, mask)
+        return
+    if name == "BertForMaskedLM":
+        inputs["mask_positions"] = np.tile(np.arange(10), (2, 1))
+    [logits] = reference(path, name, inputs, "logits")
+    per_token = name != "BertForSequenceClassification"
+    assert_close(model(inputs), logits, mask if per_token else None)
 
 
 def test_gpt2_outputs_and_greedy_tokens_match_transformers(tmp_path, byte_pair):
-    torch.manual_seed(0)
-    config = gpt2_config(vocab_size=int(byte_pair.vocabulary_size()))
-    reference_model = transformers.GPT2LMHeadModel(config)
-    path = save(reference_model, tmp_path)
+    path = pt.call(pt.random_model, "GPT2LMHeadModel",
+                gpt2_config(int(byte_pair.vocabulary_size())), str(tmp_path))
     with open(os.path.join(path, "vocab.json"), "w", encoding="utf-8") as f:
         json.dump(byte_pair.vocabulary, f)
     with open(os.path.join(path, "merges.txt"), "w", encoding="utf-8") as f:
         f.write("#version: 0.2\n" + "".join(m + "\n" for m in byte_pair.merges))
     model = zoo.convert.from_huggingface(path)
     inputs = batch(segments=False)
-    assert_close(model(inputs), reference(reference_model, inputs).logits,
-                 inputs["padding_mask"])
+    [logits] = reference(path, "GPT2LMHeadModel", inputs, "logits")
+    assert_close(model(inputs), logits, inputs["padding_mask"])
     prompts = [[5, 17, 33, 2, 9], [40, 41, 42]]
     for prompt in prompts:
-        expected = reference_model.generate(
-            torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt)),
-            max_new_tokens=12, do_sample=False, eos_token_id=None,
-            pad_token_id=0)[0].tolist()
+        expected = pt.call(pt.generate, path, "GPT2LMHeadModel", prompt,
+                        max_new_tokens=12, do_sample=False,
+                        eos_token_id=None, pad_token_id=0)
         assert model.generate([prompt], max_new_tokens=12)[0] == expected
     # GPT2Model (no head) converts to the same CausalLM: the head is tied.
-    bare = transformers.GPT2Model(config)
-    bare.load_state_dict(reference_model.transformer.state_dict())
-    same = zoo.convert.from_huggingface(save(bare, tmp_path / "bare"))
+    bare = pt.call(pt.copy_model, path, "GPT2LMHeadModel",
+                str(tmp_path / "bare"), "GPT2Model")
+    same = zoo.convert.from_huggingface(bare)
     assert_close(same(inputs), ops.convert_to_numpy(model(inputs)))
-
-
-def state(model):
-    return {k: v.numpy() for k, v in model.state_dict().items()}
 
 
 @pytest.mark.parametrize("name", BERT_CLASSES + ("GPT2LMHeadModel",))
 def test_huggingface_to_zoo_to_huggingface(name, tmp_path):
-    torch.manual_seed(0)
     config = gpt2_config() if name.startswith("GPT2") else bert_config()
-    original = getattr(transformers, name)(config)
-    model = zoo.convert.from_huggingface(save(original, tmp_path / "in"))
+    original = pt.call(pt.random_model, name, config, str(tmp_path / "in"))
+    model = zoo.convert.from_huggingface(original)
     zoo.convert.to_huggingface(model, tmp_path / "out")
-    again = getattr(transformers, name).from_pretrained(tmp_path / "out").eval()
-    before, after = state(original), state(again)
+    before = pt.call(pt.state, original, name)
+    after = pt.call(pt.state, str(tmp_path / "out"), name)
     assert set(before) == set(after)
     for key in before:
         np.testing.assert_array_equal(after[key], before[key], err_msg=key)
@@ -244,10 +228,11 @@ def test_tokenizers_give_transformers_ids(tmp_path, wordpiece, byte_pair):
                 "gpt_nano", vocabulary_size=int(byte_pair.vocabulary_size()),
                 num_layers=1), tokenizer=byte_pair))):
         path = zoo.convert.to_huggingface(model, tmp_path / name)
-        reference = transformers.AutoTokenizer.from_pretrained(path)
-        reference.save_pretrained(tmp_path / f"{name}_json")
+        pt.call(pt.resave_tokenizer, path, str(tmp_path / f"{name}_json"))
         assert not os.path.exists(tmp_path / f"{name}_json" / "vocab.txt")
-        paths += [(path, reference), (tmp_path / f"{name}_json", reference)]
+        expected = pt.call(pt.tokenize, path, strings(),
+                           add_special_tokens=False)
+        paths += [(path, expected), (tmp_path / f"{name}_json", expected)]
     for path, reference in paths:
         if not os.path.exists(os.path.join(path, "config.json")):
             with open(os.path.join(path, "config.json"), "w") as f:
@@ -256,10 +241,9 @@ def test_tokenizers_give_transformers_ids(tmp_path, wordpiece, byte_pair):
         ours = zoo.convert.read_tokenizer(str(path))
         family = "bert" if "bert" in str(path) else "gpt2"
         compared = 0
-        for text in strings():
+        for text, expected in zip(strings(), reference):
             if family == "gpt2" and _known_difference(text):
                 continue
-            expected = reference(text, add_special_tokens=False)["input_ids"]
             got = ops.convert_to_numpy(ours(text)).tolist()
             assert got == expected, (str(path), text)
             compared += 1
@@ -285,7 +269,7 @@ def test_known_tokenizer_differences_still_differ(family, tmp_path, wordpiece,
             "gpt_nano", vocabulary_size=int(byte_pair.vocabulary_size()),
             num_layers=1), tokenizer=byte_pair)
     path = zoo.convert.to_huggingface(model, tmp_path / family)
-    reference = transformers.AutoTokenizer.from_pretrained(path)
-    for text in KNOWN_DIFFERENCES[family]:
-        expected = reference(text, add_special_tokens=False)["input_ids"]
+    texts = KNOWN_DIFFERENCES[family]
+    for text, expected in zip(texts, pt.call(pt.tokenize, path, texts,
+                                          add_special_tokens=False)):
         assert ops.convert_to_numpy(model.tokenizer(text)).tolist() != expected

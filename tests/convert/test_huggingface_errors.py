@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+import pytorch_process as pt
 import zoo.convert
 from zoo.data import tokenizers
 from zoo.models import BertEncoder
@@ -90,15 +91,11 @@ def test_a_truncated_file(bert_dir):
 def test_bfloat16_weights_are_read_as_float32(bert_dir):
     """NumPy knows bfloat16 once ml_dtypes (TensorFlow's, JAX's) has
     registered it."""
-    torch = pytest.importorskip("torch")
-    import safetensors.torch
     from keras import ops
 
     file = os.path.join(bert_dir, "model.safetensors")
     tensors = safetensors_numpy.load_file(file)
-    safetensors.torch.save_file(
-        {k: torch.tensor(v).bfloat16() for k, v in tensors.items()}, file,
-        metadata={"format": "pt"})
+    pt.call(pt.to_bfloat16, file)
     model = zoo.convert.from_huggingface(bert_dir)
     embeddings = ops.convert_to_numpy(model.backbone.token_embedding.embeddings)
     assert embeddings.dtype == np.float32

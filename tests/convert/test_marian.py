@@ -6,33 +6,31 @@ import numpy as np
 import pytest
 from keras import ops
 
+import pytorch_process as pt
 import zoo.convert
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-
 PAD, END, VOCABULARY = 99, 0, 100
+MARIAN = "MarianMTModel"
 
 
 @pytest.fixture(scope="module")
 def marian(tmp_path_factory):
-    config = transformers.MarianConfig(
-        vocab_size=VOCABULARY, d_model=32, encoder_layers=2, decoder_layers=2,
-        encoder_attention_heads=4, decoder_attention_heads=4,
-        encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64,
-        pad_token_id=PAD, eos_token_id=END, decoder_start_token_id=PAD,
-        forced_eos_token_id=None, scale_embedding=True)  # as opus-mt
-    torch.manual_seed(0)
-    model = transformers.MarianMTModel(config).eval()
-    with torch.no_grad():  # a bias that is not zeros, to see it carried
-        model.final_logits_bias.copy_(torch.randn_like(model.final_logits_bias))
-    path = tmp_path_factory.mktemp("marian")
-    model.save_pretrained(path)
-    return model, str(path)
+    """A random-weight MarianMTModel, and a final logits bias that is not
+    zeros, to see it carried."""
+    config = {"model_type": "marian",
+              "vocab_size": VOCABULARY, "d_model": 32, "encoder_layers": 2,
+              "decoder_layers": 2, "encoder_attention_heads": 4,
+              "decoder_attention_heads": 4, "encoder_ffn_dim": 64,
+              "decoder_ffn_dim": 64, "max_position_embeddings": 64,
+              "pad_token_id": PAD, "eos_token_id": END,
+              "decoder_start_token_id": PAD, "forced_eos_token_id": None,
+              "scale_embedding": True}  # as opus-mt
+    return pt.call(pt.random_model, MARIAN, config,
+                   str(tmp_path_factory.mktemp("marian")), bias=True)
 
 
 def test_logits_match_transformers(marian):
-    reference, path = marian
+    path = marian
     model = zoo.convert.from_huggingface(path)
     source = np.random.RandomState(0).randint(1, PAD, size=(2, 7))
     source_mask = np.ones_like(source)
@@ -41,12 +39,10 @@ def test_logits_match_transformers(marian):
     target[:, 0] = PAD  # the decoder starts from the padding token
     target_mask = np.ones_like(target)
     target_mask[0, 3:] = 0
-    with torch.no_grad():
-        expected = reference(
-            input_ids=torch.tensor(source),
-            attention_mask=torch.tensor(source_mask),
-            decoder_input_ids=torch.tensor(target),
-            decoder_attention_mask=torch.tensor(target_mask)).logits.numpy()
+    expected = pt.call(pt.outputs, path, MARIAN, {
+        "input_ids": source, "attention_mask": source_mask,
+        "decoder_input_ids": target, "decoder_attention_mask": target_mask},
+        ["logits"])["logits"]
     got = ops.convert_to_numpy(model({
         "encoder_token_ids": source, "encoder_padding_mask": source_mask,
         "decoder_token_ids": target, "decoder_padding_mask": target_mask}))
@@ -55,12 +51,11 @@ def test_logits_match_transformers(marian):
 
 
 def test_greedy_translation_matches_transformers(marian):
-    reference, path = marian
+    path = marian
     model = zoo.convert.from_huggingface(path)
     for source in ([5, 17, 33, 2, 9, END], [40, 41, END]):
-        expected = reference.generate(
-            torch.tensor([source]), attention_mask=torch.ones(1, len(source)),
-            max_new_tokens=12, do_sample=False, num_beams=1)[0].tolist()
+        expected = pt.call(pt.generate, path, MARIAN, source,
+                           max_new_tokens=12, do_sample=False, num_beams=1)
         expected = expected[1:]  # after the start token
         if END in expected:
             expected = expected[:expected.index(END) + 1]
@@ -70,12 +65,11 @@ def test_greedy_translation_matches_transformers(marian):
 
 
 def test_marian_round_trip(marian, tmp_path):
-    reference, path = marian
+    path = marian
     model = zoo.convert.from_huggingface(path)
     zoo.convert.to_huggingface(model, tmp_path / "out")
-    again = transformers.MarianMTModel.from_pretrained(tmp_path / "out").eval()
-    before = {k: v.numpy() for k, v in reference.state_dict().items()}
-    after = {k: v.numpy() for k, v in again.state_dict().items()}
+    before = pt.call(pt.state, path, MARIAN)
+    after = pt.call(pt.state, str(tmp_path / "out"), MARIAN)
     assert set(before) == set(after)
     for key in before:
         np.testing.assert_allclose(after[key], before[key], atol=1e-6,
@@ -94,7 +88,7 @@ def test_marian_round_trip(marian, tmp_path):
 def test_a_checkpoint_without_the_final_bias_gets_zeros(marian, tmp_path):
     import safetensors.numpy
 
-    reference, path = marian
+    path = marian
     zoo.convert.to_huggingface(zoo.convert.from_huggingface(path),
                                tmp_path / "out")
     file = str(tmp_path / "out" / "model.safetensors")
@@ -109,7 +103,7 @@ def test_marian_sizes_the_zoo_has_not(marian, tmp_path):
     import json
     import shutil
 
-    _, path = marian
+    path = marian
     copy = tmp_path / "copy"
     shutil.copytree(path, copy)
     config = json.loads((copy / "config.json").read_text())

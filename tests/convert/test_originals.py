@@ -11,11 +11,9 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
+import pytorch_process as pt
 import zoo.convert
 from zoo.data import tokenizers
-
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
 
 TEXTS = ["the quick brown fox jumps over the lazy dog",
          "a fine , moving film", "dull and long"] * 4
@@ -73,19 +71,19 @@ def bert_release_variables(state):
 
 def test_bert_release_equals_the_hugging_face_route(tmp_path):
     wordpiece = tokenizers.train_wordpiece(TEXTS, vocabulary_size=80)
-    config = transformers.BertConfig(
-        vocab_size=int(wordpiece.vocabulary_size()), hidden_size=32,
-        num_hidden_layers=LAYERS, num_attention_heads=4, intermediate_size=64,
-        max_position_embeddings=40)
-    torch.manual_seed(0)
-    reference = transformers.BertForPreTraining(config).eval()
-    state = {k: v.numpy() for k, v in reference.state_dict().items()}
+    hf = pt.call(pt.random_model, "BertForPreTraining", {
+        "model_type": "bert", "vocab_size": int(wordpiece.vocabulary_size()),
+        "hidden_size": 32, "num_hidden_layers": LAYERS,
+        "num_attention_heads": 4, "intermediate_size": 64,
+        "max_position_embeddings": 40}, str(tmp_path / "hf"))
+    state = pt.call(pt.state, hf, "BertForPreTraining")
     release = tmp_path / "uncased_L-2_H-32_A-4"
     release.mkdir()
     write_tf1_checkpoint(bert_release_variables(state),
                          str(release / "bert_model.ckpt"))
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
     (release / "bert_config.json").write_text(json.dumps({
-        key: getattr(config, key) for key in (
+        key: config[key] for key in (
             "vocab_size", "hidden_size", "num_hidden_layers",
             "num_attention_heads", "intermediate_size", "hidden_act",
             "hidden_dropout_prob", "attention_probs_dropout_prob",
@@ -93,7 +91,6 @@ def test_bert_release_equals_the_hugging_face_route(tmp_path):
             "initializer_range")}))
     (release / "vocab.txt").write_text(
         "".join(t + "\n" for t in wordpiece.get_vocabulary()))
-    reference.save_pretrained(tmp_path / "hf")
     (tmp_path / "hf" / "vocab.txt").write_text(
         (release / "vocab.txt").read_text())
 
@@ -109,12 +106,11 @@ def test_bert_release_equals_the_hugging_face_route(tmp_path):
     for key in ("masked_lm", "next_sentence"):
         np.testing.assert_array_equal(ops.convert_to_numpy(a[key]),
                                       ops.convert_to_numpy(b[key]))
-    with torch.no_grad():
-        expected = reference(input_ids=torch.tensor(ids),
-                             token_type_ids=torch.zeros(2, 9, dtype=torch.long))
+    expected = pt.call(pt.outputs, hf, "BertForPreTraining",
+                       {"input_ids": ids, "token_type_ids": np.zeros_like(ids)},
+                       ["seq_relationship_logits"])
     np.testing.assert_allclose(ops.convert_to_numpy(a["next_sentence"]),
-                               expected.seq_relationship_logits.numpy(),
-                               atol=1e-5)
+                               expected["seq_relationship_logits"], atol=1e-5)
 
 
 def gpt2_release_variables(state):
@@ -139,11 +135,11 @@ def gpt2_release_variables(state):
 def test_gpt2_release_equals_the_hugging_face_route(tmp_path):
     byte_pair = tokenizers.train_byte_pair(TEXTS, vocabulary_size=300)
     size = int(byte_pair.vocabulary_size())
-    config = transformers.GPT2Config(vocab_size=size, n_embd=32,
-                                     n_layer=LAYERS, n_head=4, n_positions=40)
-    torch.manual_seed(0)
-    reference = transformers.GPT2LMHeadModel(config).eval()
-    state = {k: v.numpy() for k, v in reference.state_dict().items()}
+    hf = pt.call(pt.random_model, "GPT2LMHeadModel", {
+        "model_type": "gpt2", "vocab_size": size, "n_embd": 32,
+        "n_layer": LAYERS, "n_head": 4, "n_positions": 40},
+        str(tmp_path / "hf"))
+    state = pt.call(pt.state, hf, "GPT2LMHeadModel")
     release = tmp_path / "124M"
     release.mkdir()
     write_tf1_checkpoint(gpt2_release_variables(state),
@@ -154,7 +150,6 @@ def test_gpt2_release_equals_the_hugging_face_route(tmp_path):
     (release / "encoder.json").write_text(json.dumps(byte_pair.vocabulary))
     (release / "vocab.bpe").write_text(
         "#version: 0.2\n" + "".join(m + "\n" for m in byte_pair.merges))
-    reference.save_pretrained(tmp_path / "hf")
 
     from_release = zoo.convert.from_directory(str(release))
     from_hf = zoo.convert.from_huggingface(str(tmp_path / "hf"))
@@ -165,9 +160,9 @@ def test_gpt2_release_equals_the_hugging_face_route(tmp_path):
     assert (from_release.tokenizer.get_vocabulary()
             == byte_pair.get_vocabulary())
     prompt = [[5, 6, 7]]
-    expected = reference.generate(torch.tensor(prompt), max_new_tokens=8,
-                                  do_sample=False, eos_token_id=None,
-                                  pad_token_id=0)[0].tolist()
+    expected = pt.call(pt.generate, hf, "GPT2LMHeadModel", prompt[0],
+                       max_new_tokens=8, do_sample=False, eos_token_id=None,
+                       pad_token_id=0)
     assert from_release.generate(prompt, max_new_tokens=8)[0] == expected
 
 

@@ -4,12 +4,10 @@ checkpoint directory to a SavedModel that serves text."""
 
 import numpy as np
 import pytest
+import pytorch_process as pt
 from recipe_runner import run_recipe
 
 from zoo.data import tokenizers
-
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
 
 TEXTS = ["a fine , moving film", "dull and long", "the quick brown fox",
          "jumps over the lazy dog"] * 5
@@ -19,12 +17,11 @@ def test_bert_finetune_starts_from_a_hugging_face_directory(tmp_path):
     import keras
 
     wordpiece = tokenizers.train_wordpiece(TEXTS, vocabulary_size=80)
-    torch.manual_seed(0)
-    reference = transformers.BertModel(transformers.BertConfig(
-        vocab_size=int(wordpiece.vocabulary_size()), hidden_size=32,
-        num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=64)).eval()
-    reference.save_pretrained(tmp_path / "hf")
+    hf = pt.call(pt.random_model, "BertModel", {
+        "model_type": "bert", "vocab_size": int(wordpiece.vocabulary_size()),
+        "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+        "intermediate_size": 64, "max_position_embeddings": 64},
+        str(tmp_path / "hf"))
     (tmp_path / "hf" / "vocab.txt").write_text(
         "".join(t + "\n" for t in wordpiece.get_vocabulary()))
     train = tmp_path / "train.tsv"
@@ -39,13 +36,13 @@ def test_bert_finetune_starts_from_a_hugging_face_directory(tmp_path):
     tuned = keras.saving.load_model(model_dir / "model.keras", compile=False)
     ids = np.array([[2, 10, 20, 30, 3], [2, 40, 3, 0, 0]], "int32")
     mask = (ids > 0).astype("int32")
-    with torch.no_grad():
-        expected = reference(input_ids=torch.tensor(ids),
-                             attention_mask=torch.tensor(mask)).last_hidden_state
+    expected = pt.call(pt.outputs, hf, "BertModel",
+                       {"input_ids": ids, "attention_mask": mask},
+                       ["last_hidden_state"])["last_hidden_state"]
     got = tuned.backbone({"token_ids": ids, "padding_mask": mask,
                           "segment_ids": np.zeros_like(ids)})["sequence_output"]
     np.testing.assert_allclose(np.asarray(got)[mask.astype(bool)],
-                               expected.numpy()[mask.astype(bool)], atol=1e-5)
+                               expected[mask.astype(bool)], atol=1e-5)
     assert (tuned.tokenizer.get_vocabulary() == wordpiece.get_vocabulary())
 
 
@@ -56,14 +53,13 @@ def test_export_serves_a_hugging_face_gpt2_directory(tmp_path):
 
     byte_pair = tokenizers.train_byte_pair(TEXTS, vocabulary_size=300)
     end = int(byte_pair.token_to_id("<|endoftext|>"))
-    torch.manual_seed(0)
-    reference = transformers.GPT2LMHeadModel(transformers.GPT2Config(
-        vocab_size=int(byte_pair.vocabulary_size()), n_embd=32, n_layer=1,
-        n_head=2, n_positions=64, bos_token_id=end, eos_token_id=end)).eval()
     import zoo.convert
 
     hf_dir = tmp_path / "hf"
-    reference.save_pretrained(hf_dir)
+    pt.call(pt.random_model, "GPT2LMHeadModel", {
+        "model_type": "gpt2", "vocab_size": int(byte_pair.vocabulary_size()),
+        "n_embd": 32, "n_layer": 1, "n_head": 2, "n_positions": 64,
+        "bos_token_id": end, "eos_token_id": end}, str(hf_dir))
     lm = zoo.convert.from_huggingface(str(hf_dir))
     lm.tokenizer = byte_pair
     zoo.convert.to_huggingface(lm, hf_dir, overwrite=True)  # + tokenizer
@@ -73,12 +69,11 @@ def test_export_serves_a_hugging_face_gpt2_directory(tmp_path):
     prompt = "the quick brown"
     result = served(prompt=tf.constant([prompt]),
                     max_new_tokens=tf.constant(10))
-    hf_tokenizer = transformers.AutoTokenizer.from_pretrained(hf_dir)
-    prompt_ids = hf_tokenizer(prompt, return_tensors="pt")["input_ids"]
-    expected = reference.generate(
-        prompt_ids, attention_mask=torch.ones_like(prompt_ids),
-        max_new_tokens=10, do_sample=False, eos_token_id=end,
-        pad_token_id=end)[0].tolist()
+    [prompt_ids] = pt.call(pt.tokenize, str(hf_dir), [prompt])
+    expected = pt.call(pt.generate, str(hf_dir), "GPT2LMHeadModel",
+                       prompt_ids, max_new_tokens=10, do_sample=False,
+                       eos_token_id=end, pad_token_id=end)
     got = result["token_ids"][0].numpy().tolist()
     assert got[:len(expected)] == expected
-    assert result["text"][0].numpy().decode() == hf_tokenizer.decode(expected)
+    [text] = pt.call(pt.decode, str(hf_dir), [expected])
+    assert result["text"][0].numpy().decode() == text

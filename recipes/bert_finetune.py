@@ -89,7 +89,7 @@ def main(_):
             files, FLAGS.label_column, FLAGS.text_columns, FLAGS.seed)
     else:
         data = labelled_sets.TaggingSets(files, FLAGS.seed)
-    backbone, tokenizer = common.starting_point(
+    backbone, tokenizer, _ = common.starting_point(
         model_dir, BertEncoder, "bert_pretrain", [data.train_text])
     if not hasattr(tokenizer, "cls_token_id"):
         raise ValueError("bert_finetune needs a WordPiece tokenizer with "

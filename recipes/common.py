@@ -183,16 +183,17 @@ def backbone(backbone_class, tokenizer):
 
 
 def starting_point(model_dir, backbone_class, pretrain_recipe, texts):
-    """`(backbone, tokenizer)` of a fine-tuning run.
+    """`(backbone, tokenizer, head)` of a fine-tuning run.
 
-    With `--init_from`, the pretrained backbone and its tokenizer (a new
-    `--dropout` applies; the architecture and vocabulary flags must not be
-    given, since they come from the pretrained model). Without it, a
-    tokenizer trained on `texts` and a new `--preset` backbone.
+    With `--init_from`, the pretrained backbone, its tokenizer and the
+    head weights a fine-tuning task keeps (`finetune.load_pretrained`; a
+    new `--dropout` applies; the architecture and vocabulary flags must
+    not be given, since they come from the pretrained model). Without it,
+    a tokenizer trained on `texts`, a new `--preset` backbone and {}.
     """
     if not FLAGS.init_from:
         result = tokenizer(model_dir, texts)
-        return backbone(backbone_class, result), result
+        return backbone(backbone_class, result), result, {}
     given = [f"--{name}" for name in ("preset", "override", "tokenizer",
                                       "vocabulary_size", "lowercase")
              if FLAGS[name].present]
@@ -201,13 +202,13 @@ def starting_point(model_dir, backbone_class, pretrain_recipe, texts):
             f"--init_from={FLAGS.init_from} brings its own architecture and "
             f"tokenizer; drop {', '.join(given)}."
         )
-    pretrained, result = finetune.load_pretrained(
+    pretrained, result, head = finetune.load_pretrained(
         FLAGS.init_from, backbone_class, pretrain_recipe
     )
     if FLAGS.dropout is not None:
         pretrained = finetune.rebuild(pretrained, dropout=FLAGS.dropout)
     tokenizers.save_tokenizer(result, os.path.join(model_dir, "tokenizer"))
-    return pretrained, result
+    return pretrained, result, head
 
 
 def sequence_length(backbone):

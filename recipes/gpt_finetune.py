@@ -78,7 +78,7 @@ def main(_):
     else:
         data = corpus.text_sets(FLAGS.train_files, FLAGS.validation_files)
         text = data["train"]
-    backbone, tokenizer = common.starting_point(
+    backbone, tokenizer, _ = common.starting_point(
         model_dir, GPTDecoder, "gpt_pretrain", ["\n".join(text)])
     if tokenizer.end_token_id is None:
         raise ValueError("gpt_finetune needs a tokenizer with an end token "

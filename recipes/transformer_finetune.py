@@ -12,7 +12,8 @@ numbers in words ("einundzwanzig" -> "twenty-one", zoo/data/numbers.py):
     python recipes/transformer_finetune.py --model_dir=runs/translate
 
 (docs/recipes.md gives the Multi30k command and result). --init_from=DIR starts
-from a model dir of recipes/transformer_pretrain.py. Writes to --model_dir
+from a model dir of recipes/transformer_pretrain.py or a MarianMT (opus-mt)
+Hugging Face directory. Writes to --model_dir
 what the pretraining recipes write (model.keras is a `zoo.tasks.Seq2SeqLM`),
 plus evaluation.json (BLEU, greedy and beam) and translations.txt.
 """
@@ -80,7 +81,7 @@ def main(_):
     if data["train"][2][0].startswith("numbers:"):
         print("No --train_source: the embedded German -> English number task.")
     train_sources, train_targets, _ = data["train"]
-    backbone, tokenizer = common.starting_point(
+    backbone, tokenizer, head = common.starting_point(
         model_dir, Transformer, "transformer_pretrain",
         ["\n".join(train_sources), "\n".join(train_targets)])
     if tokenizer.end_token_id is None or tokenizer.start_token_id is None:
@@ -106,8 +107,10 @@ def main(_):
     print(", ".join(f"{len(v):,} {k} pairs" for k, v in encoded.items())
           + f"; vocabulary {tokenizer.vocabulary_size():,}; "
           f"{backbone.count_params():,} parameters.")
-    task = Seq2SeqLM(backbone, tokenizer,
-                     label_smoothing=FLAGS.label_smoothing)
+    task = Seq2SeqLM(backbone, tokenizer, label_smoothing=FLAGS.label_smoothing,
+                     final_logits_bias="final_logits_bias" in head)
+    if "final_logits_bias" in head:  # MarianMT's
+        task.final_logits_bias.assign(head["final_logits_bias"])
     common.compile(task, backbone.hidden_dim)
     metrics = common.train(
         task, batches(encoded["train"], True, skip),

@@ -13,6 +13,7 @@ through `call`: arguments and results are NumPy arrays, lists and strings.
 This module imports neither PyTorch nor TensorFlow at its top.
 """
 
+import atexit
 import concurrent.futures
 import importlib.util
 import multiprocessing
@@ -37,6 +38,7 @@ def call(function, *args, **kwargs):
     if _executor is None:
         _executor = concurrent.futures.ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(_executor.shutdown)
     return _executor.submit(function, *args, **kwargs).result()
 
 

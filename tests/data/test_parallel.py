@@ -55,3 +55,20 @@ def test_slices_yield_dense_rows_that_batch():
     x, y = next(iter(dataset))
     np.testing.assert_array_equal(x["ids"], [[0, 1, 2], [0, 0, 0]])
     np.testing.assert_array_equal(y, x["ids"])
+
+
+def test_a_tokenizer_that_ends_texts_keeps_one_end_token(tmp_path):
+    """MarianMT's tokenizer ends every text with </s>: sources keep it,
+    targets get no second one."""
+    from marian_files import write_tokenizer
+
+    from zoo.convert import read_tokenizer
+
+    write_tokenizer(tmp_path)
+    (tmp_path / "config.json").write_text('{"model_type": "marian"}')
+    tokenizer = read_tokenizer(str(tmp_path))
+    [(source, target)] = parallel.encode_pairs(
+        tokenizer, ["a small frog"], ["ein kleiner Frosch"], 32)
+    end = tokenizer.end_token_id
+    assert source[-1] == end and target[-1] == end
+    assert list(source).count(end) == list(target).count(end) == 1

@@ -75,3 +75,17 @@ def test_batches_are_bucketed_and_padded_to_their_buckets():
         assert np.all(target.shape[1] - target_lengths < 16)
         seen += len(source)
     assert seen == len(pairs)  # evaluation keeps every pair
+
+
+def test_masks_come_from_lengths_when_the_start_token_is_padding():
+    """MarianMT's decoder starts from its padding id: that position is
+    still a real one."""
+    pairs = [(np.array([5, 6, 7], "int32"), np.array([8, 9], "int32"))]
+    dataset = tf.data.Dataset.from_generator(
+        lambda: iter(pairs), output_signature=(
+            tf.TensorSpec([None], "int32"), tf.TensorSpec([None], "int32")))
+    [batch] = seq2seq.seq2seq_batches(dataset, 1, PAD, PAD, training=False,
+                                      bucket_width=4)
+    assert batch["decoder_token_ids"].numpy().tolist() == [[PAD, 8, 9, PAD]]
+    assert batch["decoder_padding_mask"].numpy().tolist() == [[1, 1, 1, 0]]
+    assert batch["encoder_padding_mask"].numpy().tolist() == [[1, 1, 1, 0]]

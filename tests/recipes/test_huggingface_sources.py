@@ -77,3 +77,48 @@ def test_export_serves_a_hugging_face_gpt2_directory(tmp_path):
     assert got[:len(expected)] == expected
     [text] = pt.call(pt.decode, str(hf_dir), [expected])
     assert result["text"][0].numpy().decode() == text
+
+
+@pytest.mark.tensorflow
+def test_a_marian_directory_fine_tunes_and_exports(tmp_path):
+    """`transformer_finetune --init_from` keeps all of MarianMT (weights,
+    final logits bias, tokenizer): with learning rate 0 the tuned model
+    translates as the directory does; `export --init_from` serves it."""
+    import keras
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+    from marian_files import ENGLISH
+    from marian_files import GERMAN
+    from marian_files import write_translator
+
+    import zoo.convert
+    from zoo.data.tokenizer_classes import MarianTokenizer
+
+    path, _, _ = write_translator(tmp_path / "opus_mt", bias=True)
+    data = []
+    for split in ("train", "validation", "test"):
+        for side, lines in (("source", ENGLISH), ("target", GERMAN)):
+            file = tmp_path / f"{split}.{side}"
+            file.write_text("\n".join(lines) + "\n")
+            data.append(f"--{split}_{side}={file}")
+    model_dir = tmp_path / "tuned"
+    run_recipe("transformer_finetune", f"--model_dir={model_dir}",
+               f"--init_from={path}", *data, "--batch_size=2", "--steps=2",
+               "--checkpoint_every=2", "--warmup_steps=1",
+               "--learning_rate=0", "--dropout=0.0", "--num_beams=2",
+               "--test_examples=2")
+    tuned = keras.saving.load_model(model_dir / "model.keras")
+    original = zoo.convert.from_huggingface(path)
+    assert isinstance(tuned.tokenizer, MarianTokenizer)
+    np.testing.assert_array_equal(np.asarray(tuned.final_logits_bias),
+                                  np.asarray(original.final_logits_bias))
+    sources = ENGLISH[:3]
+    expected = original.generate(sources, max_new_tokens=8)
+    assert tuned.generate(sources, max_new_tokens=8) == expected
+
+    export_dir = tmp_path / "export"
+    run_recipe("export", f"--init_from={path}", f"--export_dir={export_dir}")
+    served = tf.saved_model.load(str(export_dir)).signatures["translate"]
+    result = served(source=tf.constant(sources))
+    assert ([t.decode() for t in result["text"].numpy()]
+            == original.generate(sources))

@@ -24,13 +24,16 @@ def _full_pass_greedy(lm, prompt, new_tokens, stop=None):
 
 
 def _full_pass_translation(lm, source, new_tokens, start=1, stop=2):
+    """The same for a translator, which never generates its start token."""
     target = [start]
     for _ in range(new_tokens):
         x = {"encoder_token_ids": np.array([source]),
              "encoder_padding_mask": np.ones((1, len(source))),
              "decoder_token_ids": np.array([target]),
              "decoder_padding_mask": np.ones((1, len(target)))}
-        target.append(int(np.argmax(lm(x)[0, -1])))
+        logits = np.array(lm(x)[0, -1])
+        logits[start] = -np.inf
+        target.append(int(np.argmax(logits)))
         if target[-1] == stop:
             break
     return target[1:]
@@ -66,6 +69,20 @@ def test_seq2seq_greedy_is_the_argmax_of_full_passes(transformer):
     generated = lm.generate(PROMPTS, max_new_tokens=8, start_token_id=1,
                             stop_token_ids=[2])
     assert generated == [_full_pass_translation(lm, s, 8) for s in PROMPTS]
+
+
+def test_a_translator_never_generates_its_start_token(transformer):
+    """MarianMT starts from its padding token; a bias that favours it
+    must not make it an output, with any sampler."""
+    lm = Seq2SeqLM(transformer, final_logits_bias=True)
+    bias = np.zeros(transformer.vocabulary_size, "float32")
+    bias[[1, 3]] = [100.0, 50.0]  # the start token, then token 3
+    lm.final_logits_bias.assign(bias)
+    args = dict(max_new_tokens=4, start_token_id=1, stop_token_ids=None)
+    for sampler in ("greedy", "beam", "random"):
+        rows = lm.generate(PROMPTS, sampler=sampler, **args)
+        assert all(1 not in row for row in rows), sampler
+    assert lm.generate(PROMPTS, **args) == [[3] * 4] * len(PROMPTS)
 
 
 def _sequence_log_prob(lm, source, target, start=1):

@@ -32,7 +32,7 @@ def test_loads_a_zoo_model_dir(tmp_path):
     task = SequenceClassifier(backbone, 2, tokenizer=tokenizer)
     task(bert_inputs())
     task.save(str(tmp_path / "model.keras"))
-    loaded, loaded_tokenizer = finetune.load_pretrained(
+    loaded, loaded_tokenizer, _ = finetune.load_pretrained(
         str(tmp_path), BertEncoder, "bert_pretrain")
     np.testing.assert_allclose(
         loaded(bert_inputs())["sequence_output"],
@@ -46,7 +46,7 @@ def test_loads_a_zoo_model_dir(tmp_path):
 
 def test_loads_a_keras_hub_bert_preset(tmp_path):
     hub_backbone, hub_tokenizer = bert_preset(tmp_path)
-    backbone, tokenizer = finetune.load_pretrained(
+    backbone, tokenizer, _ = finetune.load_pretrained(
         str(tmp_path), BertEncoder, "bert_pretrain")
     assert isinstance(backbone, BertEncoder)
     np.testing.assert_allclose(
@@ -57,7 +57,7 @@ def test_loads_a_keras_hub_bert_preset(tmp_path):
 
 def test_loads_a_keras_hub_gpt2_preset(tmp_path):
     hub_backbone, _ = gpt2_preset(tmp_path)
-    backbone, _ = finetune.load_pretrained(str(tmp_path), GPTDecoder,
+    backbone, _, _ = finetune.load_pretrained(str(tmp_path), GPTDecoder,
                                            "gpt_pretrain")
     inputs = {"token_ids": IDS, "padding_mask": IDS > 0}
     np.testing.assert_allclose(backbone(inputs), hub_backbone(inputs),

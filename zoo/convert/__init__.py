@@ -2,7 +2,7 @@
 
 - `from_huggingface(path)` / `to_huggingface(model, path)`: a local
   Hugging Face model directory (BERT, GPT-2, MarianMT) <-> the zoo task of
-  the same architecture, with its tokenizer (not yet MarianMT's);
+  the same architecture, with its tokenizer;
 - `read_tokenizer(path)`: the tokenizer of such a directory alone;
 - `from_bert_checkpoint(dir)`, `from_gpt2_checkpoint(dir)`: the original
   TensorFlow 1 releases of google-research/bert and OpenAI's GPT-2;

@@ -2,6 +2,7 @@
 which zoo model each Hugging Face architecture becomes."""
 
 from zoo.convert import hf_tokenizers
+from zoo.data.tokenizer_classes import MarianTokenizer
 from zoo.models import BertEncoder
 from zoo.models import GPTDecoder
 from zoo.models import Transformer
@@ -120,6 +121,19 @@ def marian_arguments(config):
     )
 
 
+def _check_marian_ids(config, tokenizer):
+    """The tokenizer's <pad> and </s> are the ids config.json names."""
+    for key, token in (("pad_token_id", "pad_token"),
+                       ("decoder_start_token_id", "start_token"),
+                       ("eos_token_id", "end_token")):
+        expected = getattr(tokenizer, f"{token}_id")
+        if key in config and config[key] != expected:
+            raise ValueError(
+                f"config.json: {key}={config[key]}, but the tokenizer's "
+                f"{getattr(tokenizer, token)} is {expected}; the tokenizer "
+                "files and config.json come from different models.")
+
+
 def _num_labels(config):
     return len(config.get("id2label") or {}) or config.get("num_labels", 2)
 
@@ -137,6 +151,8 @@ def build(config, tokenizer=None):
         return CausalLM(GPTDecoder(**gpt2_arguments(config)),
                         tokenizer=tokenizer)
     if family == "marian":
+        if tokenizer is not None:
+            _check_marian_ids(config, tokenizer)
         return Seq2SeqLM(Transformer(**marian_arguments(config)),
                          tokenizer=tokenizer, final_logits_bias=True)
     backbone = BertEncoder(**bert_arguments(config))
@@ -228,9 +244,12 @@ def _marian_config(model, attention_dropout):
             f"{backbone.interleave_positions}, norm_first="
             f"{backbone.norm_first}, layer_norm_epsilon="
             f"{backbone.layer_norm_epsilon}) has no Hugging Face equivalent.")
-    # Marian's convention: </s> is 0 and <pad>, the decoder's start, is the
-    # last id (the zoo has no Marian tokenizer yet to say otherwise).
+    # Marian's tokenizer says which ids are <pad> (the decoder's start) and
+    # </s>; without one, Marian's convention: </s> 0, <pad> the last id.
     pad, end = backbone.vocabulary_size - 1, 0
+    tokenizer = getattr(model, "tokenizer", None)
+    if isinstance(tokenizer, MarianTokenizer):
+        pad, end = tokenizer.pad_token_id, tokenizer.end_token_id
     sizes = {"layers": backbone.num_layers,
              "attention_heads": backbone.num_heads,
              "ffn_dim": backbone.intermediate_dim}

@@ -6,7 +6,9 @@ recipes train, which save inside a `.keras` file and tokenize inside an
 exported SavedModel. Read from `tokenizer.json` (what `transformers` 5
 writes) or the older files (`vocab.txt`; `vocab.json` + `merges.txt`);
 written as the older files and a `tokenizer_config.json`, which every
-`transformers` release reads.
+`transformers` release reads. MarianMT's `source.spm`, `target.spm` and
+`vocab.json` become the zoo's `MarianTokenizer`, and are written back
+as they were.
 """
 
 import json
@@ -15,6 +17,9 @@ import os
 import keras_hub
 
 from zoo.data.tokenizer_classes import END_OF_TEXT
+from zoo.data.tokenizer_classes import MarianTokenizer
+
+MARIAN_FILES = MarianTokenizer.FILES
 
 
 def _read_json(path, name):
@@ -84,11 +89,28 @@ def _byte_pair(path, fast):
     return keras_hub.models.GPT2Tokenizer(vocabulary=vocabulary, merges=merges)
 
 
+def _marian(path, settings):
+    if (settings.get("separate_vocabs")
+            or os.path.isfile(os.path.join(path, "target_vocab.json"))):
+        raise ValueError(
+            f"{path}: a MarianMT tokenizer with separate source and target "
+            "vocabularies (target_vocab.json); the zoo reads the shared "
+            "vocabulary that the opus-mt models have.")
+    if not all(os.path.isfile(os.path.join(path, name))
+               for name in MARIAN_FILES):
+        return None
+    models = []
+    for side in ("source", "target"):
+        with open(os.path.join(path, f"{side}.spm"), "rb") as file:
+            models.append(file.read())
+    return MarianTokenizer(*models, _read_json(path, "vocab.json"))
+
+
 def read_tokenizer(path, config):
     """The keras-hub tokenizer of the Hugging Face directory `path` (whose
     `config.json` is `config`), or None if it has no tokenizer files."""
     if config["model_type"] == "marian":
-        return None  # MarianMT's two SentencePiece models: not yet
+        return _marian(path, _read_json(path, "tokenizer_config.json") or {})
     fast = _read_json(path, "tokenizer.json")
     if config["model_type"] == "bert":
         settings = _read_json(path, "tokenizer_config.json") or {}
@@ -113,8 +135,8 @@ def end_token_id(tokenizer):
 
 
 def tokenizer_files(tokenizer, config):
-    """{file name: text} of `tokenizer` for a Hugging Face directory with
-    `config` (`config.json`); {} for no tokenizer."""
+    """{file name: text or bytes} of `tokenizer` for a Hugging Face
+    directory with `config` (`config.json`); {} for no tokenizer."""
     if tokenizer is None:
         return {}
     family = config["model_type"]
@@ -141,7 +163,17 @@ def tokenizer_files(tokenizer, config):
                 "merges.txt": "#version: 0.2\n" + "".join(
                     m + "\n" for m in tokenizer.merges),
                 "tokenizer_config.json": json.dumps(settings, indent=2)}
+    if family == "marian" and isinstance(tokenizer, MarianTokenizer):
+        settings = {"tokenizer_class": "MarianTokenizer",
+                    "separate_vocabs": False, "model_max_length": length}
+        return {"source.spm": tokenizer.models["source"],
+                "target.spm": tokenizer.models["target"],
+                "vocab.json": json.dumps(
+                    {t: i for i, t in enumerate(tokenizer.get_vocabulary())},
+                    ensure_ascii=False, indent=1),
+                "tokenizer_config.json": json.dumps(settings, indent=2)}
     raise ValueError(
         f"A {type(tokenizer).__name__} has no Hugging Face {family} tokenizer "
-        "files (BERT: WordPiece, GPT-2: byte-level BPE). Set "
+        "files (BERT: WordPiece, GPT-2: byte-level BPE, MarianMT: its "
+        "MarianTokenizer). Set "
         "`model.tokenizer = None` to write the weights alone.")

@@ -256,7 +256,8 @@ def to_huggingface(model, path, labels=None, overwrite=False):
 
     The tokenizer (`model.tokenizer`, if any) is written as the files
     `transformers`' tokenizer of the family reads: `vocab.txt` for BERT's
-    WordPiece, `vocab.json` and `merges.txt` for GPT-2's byte-level BPE.
+    WordPiece, `vocab.json` and `merges.txt` for GPT-2's byte-level BPE,
+    `source.spm`, `target.spm` and `vocab.json` for MarianMT's.
     """
     from safetensors.numpy import save_file
 
@@ -274,9 +275,11 @@ def to_huggingface(model, path, labels=None, overwrite=False):
                   metadata={"format": "pt"})
         with open(os.path.join(staging, "config.json"), "w") as f:
             json.dump(config, f, indent=2)
-        for name, text in tokenizer_files.items():
-            with open(os.path.join(staging, name), "w", encoding="utf-8") as f:
-                f.write(text)
+        for name, content in tokenizer_files.items():
+            binary = isinstance(content, bytes)
+            with open(os.path.join(staging, name), "wb" if binary else "w",
+                      **({} if binary else {"encoding": "utf-8"})) as f:
+                f.write(content)
         files.publish(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -87,12 +87,15 @@ def encode_pairs(tokenizer, sources, targets, max_length, names=("source",
     A source longer than `max_length` tokens, or a target longer with the
     decoder's start and end tokens, is an error naming its line:
     truncating a sentence would teach the model to drop words. (Sources
-    get no end token: the encoder's padding mask marks where they end.)
+    get no end token: the encoder's padding mask marks where they end. A
+    tokenizer that ends every text itself, as MarianMT's does, keeps its
+    own on both sides.)
 
     Returns:
         A list of `(source_ids, target_ids)` int32 arrays.
     """
-    end = tokenizer.end_token_id
+    ended = getattr(tokenizer, "ends_texts", False)
+    end = [] if ended else [tokenizer.end_token_id]
     source_ids = tokenizers.tokenize_lines(tokenizer, sources)
     target_ids = [np.append(ids, end).astype("int32")
                   for ids in tokenizers.tokenize_lines(tokenizer, targets)]

@@ -136,33 +136,38 @@ def seq2seq_batches(pairs, batch_size, start_id, pad_id, training=True,
     width = tf.constant(bucket_width, "int64")
 
     def with_start(source, target):
-        return source, tf.concat([[start_id], target], 0)
+        target = tf.concat([[start_id], target], 0)
+        # Masks from the lengths, not the ids: MarianMT's decoder starts
+        # from its padding id.
+        return (source, target, tf.ones_like(source, "bool"),
+                tf.ones_like(target, "bool"))
 
-    def buckets(source, target):  # lengths rounded up to a multiple of width
+    def key(source, target, *masks):
         lengths = tf.cast([tf.size(source), tf.size(target)], "int64")
-        return (lengths + width - 1) // width
-
-    def key(source, target):
-        source_bucket, target_bucket = tf.unstack(buckets(source, target))
+        source_bucket, target_bucket = tf.unstack((lengths + width - 1)
+                                                  // width)
         return source_bucket * 4096 + target_bucket
 
     def batch(bucket_key, pairs):
-        shape = tf.stack([bucket_key // 4096, bucket_key % 4096]) * width
+        source, target = tf.unstack(  # the bucket's padded lengths
+            tf.stack([bucket_key // 4096, bucket_key % 4096]) * width)
         return pairs.padded_batch(
-            batch_size, padded_shapes=([shape[0]], [shape[1]]),
-            padding_values=(pad_id, pad_id), drop_remainder=training,
+            batch_size,
+            padded_shapes=([source], [target], [source], [target]),
+            padding_values=(pad_id, pad_id, False, False),
+            drop_remainder=training,
         )
 
     dataset = pairs.map(with_start).group_by_window(
         key, batch, window_size=batch_size
     )
 
-    def to_inputs(source, target):
+    def to_inputs(source, target, source_mask, target_mask):
         return {
             "encoder_token_ids": source,
-            "encoder_padding_mask": tf.not_equal(source, pad_id),
+            "encoder_padding_mask": source_mask,
             "decoder_token_ids": target,
-            "decoder_padding_mask": tf.not_equal(target, pad_id),
+            "decoder_padding_mask": target_mask,
         }
 
     return dataset.map(to_inputs).prefetch(tf.data.AUTOTUNE)

@@ -1,19 +1,22 @@
-"""The two tokenizers the zoo adds to keras-hub's.
+"""The three tokenizers the zoo adds to keras-hub's.
 
-Both are keras-hub tokenizers (Keras layers working in TensorFlow ops), so
+All are keras-hub tokenizers (Keras layers working in TensorFlow ops), so
 they save inside a task's `.keras` file and tokenize inside a SavedModel:
 
 - `CharacterTokenizer`: one token per Unicode character, for small runs
   such as Tiny Shakespeare;
 - `SubwordTokenizer`: keras-hub's SentencePiece tokenizer with the start,
   end and padding tokens and the span-corruption sentinels that the
-  encoder-decoder recipes use.
+  encoder-decoder recipes use;
+- `MarianTokenizer`: MarianMT's (the opus-mt translators'), read from a
+  Hugging Face directory by `zoo.convert`.
 
 `zoo.data.tokenizers` trains, saves and loads them.
 """
 
 import json
 import os
+import weakref
 
 import keras
 import keras_hub
@@ -141,3 +144,136 @@ class SubwordTokenizer(keras_hub.tokenizers.SentencePieceTokenizer):
         while f"<extra_id_{count}>" in vocabulary:
             count += 1
         return [self.token_to_id(f"<extra_id_{i}>") for i in range(count)]
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MarianTokenizer(keras_hub.tokenizers.Tokenizer):
+    """MarianMT's tokenizer: two SentencePiece models and one vocabulary.
+
+    Text -> ids: `source.spm` cuts the text into pieces, the shared
+    vocabulary (`vocab.json`) numbers them (`<unk>` for a piece it lacks)
+    and `</s>` ends every text, as Marian trained on it (`transformers`'
+    `MarianTokenizer` does the same). A leading language code such as
+    `>>fra<<` (multilingual models) is one token. Ids -> text: the
+    vocabulary's pieces joined, `▁` read as a space, as SentencePiece
+    decodes pieces; `</s>`, `<pad>` and `<unk>` give nothing (as
+    `transformers`' `decode(ids, skip_special_tokens=True)`). `target.spm`
+    is kept for the way back to a Hugging Face directory. The decoder
+    starts from `<pad>`: it is the start token.
+
+    Args:
+        source_model: bytes of the source SentencePiece model, or None
+            (set later by `load_assets`).
+        target_model: bytes of the target SentencePiece model.
+        vocabulary: {piece: id}, ids 0..n-1.
+    """
+
+    FILES = ("source.spm", "target.spm", "vocab.json")
+    ends_texts = True  # every text's ids end in </s>
+
+
+    def __init__(self, source_model=None, target_model=None, vocabulary=None,
+                 dtype="int32", **kwargs):
+        super().__init__(dtype=dtype, **kwargs)
+        self._add_special_token("</s>", "end_token")
+        self._add_special_token("<pad>", "pad_token")
+        self._add_special_token("<pad>", "start_token")  # the decoder's
+        self._add_special_token("<unk>", "unknown_token")
+        self.file_assets = list(self.FILES)
+        # traced graph -> its SentencePiece op; not tracked by Keras
+        object.__setattr__(self, "_graph_models", weakref.WeakKeyDictionary())
+        self.set_models(source_model, target_model, vocabulary)
+
+    def set_models(self, source_model, target_model, vocabulary):
+        self.vocabulary = None
+        if vocabulary is None:
+            return
+        tokens = sorted(vocabulary, key=vocabulary.get)
+        if [vocabulary[t] for t in tokens] != list(range(len(tokens))):
+            raise ValueError("MarianMT's vocabulary: ids are not 0..n-1.")
+        self.models = {"source": source_model, "target": target_model}
+        self.vocabulary = tokens
+        self._ids = dict(vocabulary)
+        self._update_special_token_ids()
+        self._table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(tokens), tf.range(len(tokens), dtype="int32")),
+            default_value=self.unknown_token_id)
+        silent = {self.end_token, self.pad_token, self.unknown_token}
+        self._pieces = tf.constant(["" if t in silent else t for t in tokens])
+
+    def save_assets(self, dir_path):
+        for side in ("source", "target"):
+            with open(os.path.join(dir_path, f"{side}.spm"), "wb") as file:
+                file.write(self.models[side])
+        with open(os.path.join(dir_path, "vocab.json"), "w",
+                  encoding="utf-8") as file:
+            json.dump(self._ids, file, ensure_ascii=False, indent=1)
+
+    def load_assets(self, dir_path):
+        models = []
+        for side in ("source", "target"):
+            with open(os.path.join(dir_path, f"{side}.spm"), "rb") as file:
+                models.append(file.read())
+        with open(os.path.join(dir_path, "vocab.json"),
+                  encoding="utf-8") as file:
+            self.set_models(*models, json.load(file))
+
+    def get_vocabulary(self):
+        return list(self.vocabulary)
+
+    def vocabulary_size(self):
+        return len(self.vocabulary)
+
+    def id_to_token(self, id):
+        if not 0 <= id < len(self.vocabulary):
+            raise ValueError(f"Id {id} is outside the vocabulary "
+                             f"[0, {len(self.vocabulary)}).")
+        return self.vocabulary[id]
+
+    def token_to_id(self, token):
+        if token not in self._ids:
+            raise ValueError(f"{token!r} is not in the vocabulary.")
+        return self._ids[token]
+
+    def _source_model(self):
+        """TensorFlow Text's SentencePiece op of `source.spm`: made anew in
+        eager code (`tf.random.set_seed` invalidates an eager one), once
+        per traced graph (each copy holds the whole model)."""
+        import tensorflow_text
+
+        graph = None if tf.executing_eagerly() else (
+            tf.compat.v1.get_default_graph())
+        if graph is not None and graph in self._graph_models:
+            return self._graph_models[graph]
+        model = tensorflow_text.SentencepieceTokenizer(
+            model=self.models["source"], out_type=tf.string)
+        if graph is not None:
+            self._graph_models[graph] = model
+        return model
+
+    @compat.preprocessing_function
+    def tokenize(self, inputs):
+        texts = tf.convert_to_tensor(inputs)
+        unbatched = texts.shape.rank == 0
+        texts = texts[None] if unbatched else texts  # (B,)
+        # A leading ">>xx<<" is a language code: one token, not pieces.
+        code = tf.strings.regex_replace(texts, r"(?s)^(>>.*?<<)?.*$", r"\1")
+        rest = tf.strings.regex_replace(texts, r"(?s)^>>.*?<<", "")
+        codes = tf.ragged.boolean_mask(code[:, None], code[:, None] != "")
+        pieces = self._source_model().tokenize(rest)  # (B, None)
+        ends = tf.fill(tf.stack([tf.shape(texts)[0], 1]), self.end_token)
+        tokens = tf.concat([codes, pieces, ends], axis=1)  # (B, None)
+        ids = tf.ragged.map_flat_values(self._table.lookup, tokens)
+        return ids[0] if unbatched else ids
+
+    @compat.preprocessing_function
+    def detokenize(self, inputs):
+        if not isinstance(inputs, tf.RaggedTensor):
+            inputs = tf.convert_to_tensor(inputs)
+        unbatched = inputs.shape.rank == 1
+        ids = tf.cast(inputs[None] if unbatched else inputs, "int32")
+        pieces = tf.gather(self._pieces, ids)  # (B, None) strings
+        texts = tf.strings.reduce_join(pieces, axis=-1)  # (B,)
+        texts = tf.strings.strip(tf.strings.regex_replace(texts, "▁", " "))
+        return texts[0] if unbatched else texts

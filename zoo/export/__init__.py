@@ -129,11 +129,6 @@ def export_pretrained(path, export_dir, **options):
     `path` (see `zoo.convert.from_directory`) as it is: its head serves,
     its labels (`id2label`) name the classes."""
     backend.require_tensorflow("SavedModel export")
-    if (convert.is_huggingface(path)
-            and convert.read_config(path)["model_type"] == "marian"):
-        raise ValueError(f"{path} is a MarianMT directory: the zoo reads its "
-                         "weights but not yet its tokenizer, so its export "
-                         "could not take text.")
     model = convert.from_directory(path)
     if not isinstance(model, Task):
         raise ValueError(

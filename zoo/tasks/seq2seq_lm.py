@@ -194,16 +194,25 @@ class Seq2SeqLM(Task):
             `(logits, cache, step, 1)`: the logits (B, V) of target position
             1, the self-attention cache, and the one-token step, which
             reads the cross-attention keys and values computed here once.
+            The start token is never generated: its logit is -inf
+            (MarianMT starts from its padding token, which `transformers`'
+            opus-mt configs bar with `bad_words_ids`).
         """
         backbone = self.backbone
         source_mask = inputs["source_mask"]  # (B, S)
         encoder_output = backbone.encode(inputs["source_ids"], source_mask)
         token_ids = inputs["token_ids"]  # (B, L)
+        vocabulary = ops.arange(backbone.vocabulary_size)  # (V,)
+        is_start = vocabulary == token_ids[0, 0]  # (V,)
+
+        def logits_of(hidden):  # (B, H) -> (B, V)
+            return ops.where(is_start, float("-inf"), self.logits(hidden))
+
         self_cache, cross_cache = backbone.initial_cache(
             encoder_output, ops.shape(token_ids)[1])
         hidden, self_cache = backbone.decode_with_cache(
             token_ids[:, :1], self_cache, cross_cache, 0, source_mask)
-        logits = self.logits(hidden[:, 0])  # (B, V)
+        logits = logits_of(hidden[:, 0])  # (B, V)
         if num_beams:  # beam k of row b is row b * K + k
             cross_cache = [repeat_for_beams(c, num_beams) for c in cross_cache]
             source_mask = repeat_for_beams(source_mask, num_beams)
@@ -211,7 +220,7 @@ class Seq2SeqLM(Task):
         def step(token, cache, index):
             hidden, cache = backbone.decode_with_cache(
                 token[:, None], cache, cross_cache, index, source_mask)
-            return self.logits(hidden[:, 0]), cache
+            return logits_of(hidden[:, 0]), cache
 
         return logits, self_cache, step, 1
 

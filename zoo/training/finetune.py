@@ -8,7 +8,8 @@ A fine-tuning recipe starts from one of
 - a local Hugging Face model directory (`config.json` with a
   `model_type`, `model.safetensors`, tokenizer files) or an original
   google-research/bert or OpenAI GPT-2 release, converted by
-  `zoo.convert.from_directory`: its head, if any, is left behind;
+  `zoo.convert.from_directory`: its head, if any, is left behind, except
+  MarianMT's final logits bias, which is part of a translator's output;
 - a local keras-hub preset directory (`config.json`, `model.weights.h5`,
   `tokenizer.json`, `assets/`, as `keras_hub.models.Backbone.save_to_preset`
   writes it, or a downloaded Kaggle/Hugging Face preset), converted by
@@ -26,7 +27,10 @@ from zoo.data import tokenizers
 
 
 def load_pretrained(path, backbone_class, pretrain_recipe):
-    """`(backbone, tokenizer)` from a zoo model dir or a keras-hub preset.
+    """`(backbone, tokenizer, head)` from a zoo model dir, a pretrained
+    directory or a keras-hub preset; `head` holds the task's weights that
+    a fine-tuning task keeps: {"final_logits_bias": (V,) array} for a
+    `Seq2SeqLM` with one (MarianMT), else {}.
 
     Args:
         path: a directory.
@@ -46,26 +50,18 @@ def load_pretrained(path, backbone_class, pretrain_recipe):
         )
     model_file = os.path.join(path, "model.keras")
     if os.path.exists(model_file):
-        task = keras.saving.load_model(model_file, compile=False)
-        backbone, tokenizer = task.backbone, task.tokenizer
-        source = f"{model_file} ({type(task).__name__})"
+        model = keras.saving.load_model(model_file, compile=False)
+        backbone, tokenizer = model.backbone, model.tokenizer
+        source = f"{model_file} ({type(model).__name__})"
     elif convert.is_pretrained(path):
         model = convert.from_directory(path)
         backbone = getattr(model, "backbone", model)
         tokenizer = getattr(model, "tokenizer", None)
         source = f"pretrained model {path} ({type(model).__name__})"
     elif os.path.exists(os.path.join(path, "config.json")):
-        if backbone_class.__name__ == "Transformer":
-            raise ValueError(
-                f"--init_from={path!r} is a keras-hub preset, but keras-hub "
-                "has no encoder-decoder Transformer preset that zoo.convert "
-                "converts (it converts BERT and GPT-2 backbones). Give a "
-                f"model dir written by recipes/{pretrain_recipe}.py."
-            )
-        hub_backbone = keras_hub.models.Backbone.from_preset(path)
-        backbone = convert.from_keras_hub(hub_backbone)
-        tokenizer = keras_hub.tokenizers.Tokenizer.from_preset(path)
-        source = f"keras-hub preset {path} ({type(hub_backbone).__name__})"
+        model, tokenizer, source = _keras_hub_preset(path, backbone_class,
+                                                     pretrain_recipe)
+        backbone = model
     elif os.path.exists(os.path.join(path, "run.json")):
         raise ValueError(
             f"--init_from={path!r} holds a run without model.keras: it has "
@@ -87,12 +83,7 @@ def load_pretrained(path, backbone_class, pretrain_recipe):
     if tokenizer is None and convert.is_huggingface(path):
         tokenizer = convert.read_tokenizer(path)  # BertModel: no task
     if tokenizer is None:
-        marian = (convert.is_huggingface(path)
-                  and convert.read_config(path)["model_type"] == "marian")
-        raise ValueError(
-            f"--init_from={path!r}: {source} has no tokenizer"
-            + (" the zoo reads (MarianMT's is not supported yet)." if marian
-               else "."))
+        raise ValueError(f"--init_from={path!r}: {source} has no tokenizer.")
     size = tokenizers.vocabulary_size(tokenizer)
     if size > backbone.vocabulary_size:
         raise ValueError(
@@ -101,7 +92,25 @@ def load_pretrained(path, backbone_class, pretrain_recipe):
             "past the embedding would be wrong. The tokenizer and the "
             "weights come from different models."
         )
-    return backbone, tokenizer
+    bias = getattr(model, "final_logits_bias", None)
+    head = {} if bias is None else {
+        "final_logits_bias": keras.ops.convert_to_numpy(bias)}
+    return backbone, tokenizer, head
+
+
+def _keras_hub_preset(path, backbone_class, pretrain_recipe):
+    """`(backbone, tokenizer, description)` of a keras-hub preset dir."""
+    if backbone_class.__name__ == "Transformer":
+        raise ValueError(
+            f"--init_from={path!r} is a keras-hub preset, but keras-hub "
+            "has no encoder-decoder Transformer preset that zoo.convert "
+            "converts (it converts BERT and GPT-2 backbones). Give a "
+            f"model dir written by recipes/{pretrain_recipe}.py."
+        )
+    hub_backbone = keras_hub.models.Backbone.from_preset(path)
+    return (convert.from_keras_hub(hub_backbone),
+            keras_hub.tokenizers.Tokenizer.from_preset(path),
+            f"keras-hub preset {path} ({type(hub_backbone).__name__})")
 
 
 def rebuild(backbone, **changes):

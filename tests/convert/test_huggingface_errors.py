@@ -64,6 +64,14 @@ def test_an_unsupported_model_type_or_architecture(bert_dir):
         zoo.convert.from_huggingface(bert_dir)
 
 
+def test_a_multi_label_classifier_is_refused(bert_dir):
+    edit_config(bert_dir, architectures=["BertForSequenceClassification"],
+                problem_type="multi_label_classification")
+    with pytest.raises(ValueError, match="multi_label_classification.*one "
+                                         "softmax"):
+        zoo.convert.from_huggingface(bert_dir)
+
+
 def test_a_pickle_is_refused(bert_dir):
     os.rename(os.path.join(bert_dir, "model.safetensors"),
               os.path.join(bert_dir, "pytorch_model.bin"))

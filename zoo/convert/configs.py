@@ -162,6 +162,12 @@ def build(config, tokenizer=None):
     if architecture == "BertModel":
         return backbone
     if architecture == "BertForSequenceClassification":
+        if config.get("problem_type") == "multi_label_classification":
+            raise ValueError(
+                "config.json: problem_type='multi_label_classification' (a "
+                "sigmoid per label); the zoo's SequenceClassifier has one "
+                "softmax over the labels (single_label_classification) or "
+                "one regression output.")
         return SequenceClassifier(backbone, _num_labels(config), dropout,
                                   tokenizer=tokenizer)
     if architecture == "BertForTokenClassification":

@@ -1,8 +1,11 @@
 """Running a recipe as a user does: a subprocess, with tiny settings."""
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import warnings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 TINY = ["--override=num_layers=1", "--override=hidden_dim=32",
@@ -21,12 +24,33 @@ PRETRAINING = {
 }
 
 
-def run_recipe(name, *flags, check=True):
-    result = subprocess.run(
+def _run(name, flags):
+    return subprocess.run(
         [sys.executable, os.path.join(ROOT, "recipes", f"{name}.py"), *flags],
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
+
+
+def run_recipe(name, *flags, check=True):
+    """Run recipes/NAME.py with `flags` in a subprocess.
+
+    TensorFlow 2.21 has crashed with a segmentation fault in one of its own
+    threads during `fit`, rarely (in 2 of 6 runs of the whole suite here,
+    in different tests; in none of 4 runs of the task and recipe tests
+    alone): a native crash, not a zoo error. A run that crashes so and
+    started a new model dir (no `--resume`) runs once more, from a clean
+    model dir, with a warning that says so.
+    """
+    result = _run(name, flags)
+    if result.returncode == -signal.SIGSEGV and "--resume" not in flags:
+        warnings.warn(f"{name} crashed with a segmentation fault inside "
+                      f"TensorFlow; running it once more:\n"
+                      f"{result.stderr[-2000:]}")
+        for flag in flags:
+            if flag.startswith("--model_dir="):
+                shutil.rmtree(flag.split("=", 1)[1], ignore_errors=True)
+        result = _run(name, flags)
     if check and result.returncode != 0:
         raise AssertionError(f"{name} failed:\n{result.stderr[-4000:]}")
     return result

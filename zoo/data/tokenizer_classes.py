@@ -27,8 +27,41 @@ from zoo import compat
 END_OF_TEXT = "<|endoftext|>"  # GPT-2's document separator
 
 
+class _TokenList:
+    """The vocabulary methods of a tokenizer whose tokens are the list
+    `self.vocabulary` (a token's id is its position), with `self._ids`
+    mapping each token to its id."""
+
+    def get_vocabulary(self):
+        return list(self.vocabulary)
+
+    def vocabulary_size(self):
+        return len(self.vocabulary)
+
+    def id_to_token(self, id):
+        if not 0 <= id < len(self.vocabulary):
+            raise ValueError(f"Id {id} is outside the vocabulary "
+                             f"[0, {len(self.vocabulary)}).")
+        return self.vocabulary[id]
+
+    def token_to_id(self, token):
+        if token not in self._ids:
+            raise ValueError(f"{token!r} is not in the vocabulary.")
+        return self._ids[token]
+
+    def _joined(self, inputs, strings):
+        """Ids, (B, None) or one row (N,), -> `(texts, one_row)`: the
+        `strings` of each row's ids joined, (B,)."""
+        if not isinstance(inputs, tf.RaggedTensor):
+            inputs = tf.convert_to_tensor(inputs)
+        one_row = inputs.shape.rank == 1
+        ids = tf.cast(inputs[None] if one_row else inputs, "int32")
+        pieces = tf.gather(strings, ids)  # (B, None) strings
+        return tf.strings.reduce_join(pieces, axis=-1), one_row
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class CharacterTokenizer(keras_hub.tokenizers.Tokenizer):
+class CharacterTokenizer(_TokenList, keras_hub.tokenizers.Tokenizer):
     """One token per Unicode character of a fixed vocabulary.
 
     Id 0 is `<|endoftext|>` (start, end and document separator), id 1
@@ -89,23 +122,6 @@ class CharacterTokenizer(keras_hub.tokenizers.Tokenizer):
                   encoding="utf-8") as file:
             self.set_vocabulary(json.load(file))
 
-    def get_vocabulary(self):
-        return list(self.vocabulary)
-
-    def vocabulary_size(self):
-        return len(self.vocabulary)
-
-    def id_to_token(self, id):
-        if not 0 <= id < len(self.vocabulary):
-            raise ValueError(f"Id {id} is outside the vocabulary "
-                             f"[0, {len(self.vocabulary)}).")
-        return self.vocabulary[id]
-
-    def token_to_id(self, token):
-        if token not in self._ids:
-            raise ValueError(f"{token!r} is not in the vocabulary.")
-        return self._ids[token]
-
     @compat.preprocessing_function
     def tokenize(self, inputs):
         characters = tf.strings.unicode_split(inputs, "UTF-8")  # (B, None)
@@ -113,13 +129,8 @@ class CharacterTokenizer(keras_hub.tokenizers.Tokenizer):
 
     @compat.preprocessing_function
     def detokenize(self, inputs):
-        if not isinstance(inputs, tf.RaggedTensor):
-            inputs = tf.convert_to_tensor(inputs)
-        unbatched = inputs.shape.rank == 1
-        ids = tf.cast(inputs[None] if unbatched else inputs, "int32")
-        pieces = tf.gather(self._strings, ids)  # (B, None) strings
-        outputs = tf.strings.reduce_join(pieces, axis=-1)  # (B,)
-        return outputs[0] if unbatched else outputs
+        texts, unbatched = self._joined(inputs, self._strings)
+        return texts[0] if unbatched else texts
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -147,7 +158,7 @@ class SubwordTokenizer(keras_hub.tokenizers.SentencePieceTokenizer):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class MarianTokenizer(keras_hub.tokenizers.Tokenizer):
+class MarianTokenizer(_TokenList, keras_hub.tokenizers.Tokenizer):
     """MarianMT's tokenizer: two SentencePiece models and one vocabulary.
 
     Text -> ids: `source.spm` cuts the text into pieces, the shared
@@ -219,23 +230,6 @@ class MarianTokenizer(keras_hub.tokenizers.Tokenizer):
                   encoding="utf-8") as file:
             self.set_models(*models, json.load(file))
 
-    def get_vocabulary(self):
-        return list(self.vocabulary)
-
-    def vocabulary_size(self):
-        return len(self.vocabulary)
-
-    def id_to_token(self, id):
-        if not 0 <= id < len(self.vocabulary):
-            raise ValueError(f"Id {id} is outside the vocabulary "
-                             f"[0, {len(self.vocabulary)}).")
-        return self.vocabulary[id]
-
-    def token_to_id(self, token):
-        if token not in self._ids:
-            raise ValueError(f"{token!r} is not in the vocabulary.")
-        return self._ids[token]
-
     def _source_model(self):
         """TensorFlow Text's SentencePiece op of `source.spm`: made anew in
         eager code (`tf.random.set_seed` invalidates an eager one), once
@@ -269,11 +263,6 @@ class MarianTokenizer(keras_hub.tokenizers.Tokenizer):
 
     @compat.preprocessing_function
     def detokenize(self, inputs):
-        if not isinstance(inputs, tf.RaggedTensor):
-            inputs = tf.convert_to_tensor(inputs)
-        unbatched = inputs.shape.rank == 1
-        ids = tf.cast(inputs[None] if unbatched else inputs, "int32")
-        pieces = tf.gather(self._pieces, ids)  # (B, None) strings
-        texts = tf.strings.reduce_join(pieces, axis=-1)  # (B,)
+        texts, unbatched = self._joined(inputs, self._pieces)  # (B,)
         texts = tf.strings.strip(tf.strings.regex_replace(texts, "▁", " "))
         return texts[0] if unbatched else texts

@@ -32,14 +32,19 @@ def require():
 
 
 def call(function, *args, **kwargs):
-    """`function(*args, **kwargs)` in the child process; its result."""
+    """`function(*args, **kwargs)` in the child process; its result. A
+    child that died (a crash in an earlier call) is replaced."""
     global _executor
     require()
     if _executor is None:
         _executor = concurrent.futures.ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         atexit.register(_executor.shutdown)
-    return _executor.submit(function, *args, **kwargs).result()
+    try:
+        return _executor.submit(function, *args, **kwargs).result()
+    except concurrent.futures.process.BrokenProcessPool:
+        _executor = None
+        raise
 
 
 # What runs in the child -----------------------------------------------------
@@ -110,11 +115,15 @@ def copy_model(directory, architecture, into, target):
     return str(into)
 
 
-def tokenize(directory, texts, **options):
-    """`AutoTokenizer` ids of each of `texts` (lists of ints)."""
+def tokenize(directory, texts, target=False, **options):
+    """`AutoTokenizer` ids of each of `texts` (lists of ints); `target`:
+    as a translation's targets (`text_target=`)."""
     import transformers
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
+    if target:
+        return [tokenizer(text_target=text, **options)["input_ids"]
+                for text in texts]
     return [tokenizer(text, **options)["input_ids"] for text in texts]
 
 

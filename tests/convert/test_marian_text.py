@@ -61,6 +61,11 @@ def test_ids_match_transformers(translator):
         assert a == b, text
     for text, ids in list(zip(texts, expected))[:10]:  # eager calls too
         assert ops.convert_to_numpy(ours(text)).tolist() == ids
+    # A translation's targets are cut by target.spm.
+    expected = pt.call(pt.tokenize, path, texts, target=True)
+    got = tokenizers.tokenize_lines(ours, texts, target=True)
+    assert [ids.tolist() for ids in got] == expected
+    assert expected != pt.call(pt.tokenize, path, texts)  # they differ
 
 
 def test_special_tokens_in_text_still_differ(translator):
@@ -115,7 +120,8 @@ def test_saved_in_the_keras_file_and_written_back(translator, tmp_path):
     assert pt.call(pt.tokenize, out, texts) == pt.call(pt.tokenize, path, texts)
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     assert (config["pad_token_id"], config["decoder_start_token_id"],
-            config["eos_token_id"]) == (pad, pad, end)
+            config["eos_token_id"], config["bad_words_ids"]) == (
+                pad, pad, end, [[pad]])
 
 
 def test_config_ids_must_be_the_tokenizers(translator, tmp_path):

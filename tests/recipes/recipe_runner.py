@@ -42,14 +42,16 @@ def run_recipe(name, *flags, check=True):
     started a new model dir (no `--resume`) runs once more, from a clean
     model dir, with a warning that says so.
     """
+    model_dir = next((f.split("=", 1)[1] for f in flags
+                      if f.startswith("--model_dir=")), None)
+    new = model_dir is not None and not os.path.exists(model_dir)
     result = _run(name, flags)
-    if result.returncode == -signal.SIGSEGV and "--resume" not in flags:
+    if (result.returncode == -signal.SIGSEGV and new
+            and not any(f.startswith("--resume") for f in flags)):
         warnings.warn(f"{name} crashed with a segmentation fault inside "
                       f"TensorFlow; running it once more:\n"
                       f"{result.stderr[-2000:]}")
-        for flag in flags:
-            if flag.startswith("--model_dir="):
-                shutil.rmtree(flag.split("=", 1)[1], ignore_errors=True)
+        shutil.rmtree(model_dir, ignore_errors=True)
         result = _run(name, flags)
     if check and result.returncode != 0:
         raise AssertionError(f"{name} failed:\n{result.stderr[-4000:]}")

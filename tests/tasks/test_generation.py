@@ -83,6 +83,10 @@ def test_a_translator_never_generates_its_start_token(transformer):
         rows = lm.generate(PROMPTS, sampler=sampler, **args)
         assert all(1 not in row for row in rows), sampler
     assert lm.generate(PROMPTS, **args) == [[3] * 4] * len(PROMPTS)
+    # A start token that is also the end token (a character tokenizer's)
+    # must stay possible, or no row could stop.
+    assert lm.generate(PROMPTS, max_new_tokens=4, start_token_id=1,
+                       stop_token_ids=[1]) == [[1]] * len(PROMPTS)
 
 
 def _sequence_log_prob(lm, source, target, start=1):

@@ -127,7 +127,7 @@ def _check_marian_ids(config, tokenizer):
                        ("decoder_start_token_id", "start_token"),
                        ("eos_token_id", "end_token")):
         expected = getattr(tokenizer, f"{token}_id")
-        if key in config and config[key] != expected:
+        if config.get(key) is not None and config[key] != expected:
             raise ValueError(
                 f"config.json: {key}={config[key]}, but the tokenizer's "
                 f"{getattr(tokenizer, token)} is {expected}; the tokenizer "
@@ -268,4 +268,7 @@ def _marian_config(model, attention_dropout):
             "max_position_embeddings": backbone.max_sequence_length,
             "scale_embedding": True, "pad_token_id": pad,
             "decoder_start_token_id": pad, "eos_token_id": end,
-            "forced_eos_token_id": end}
+            "forced_eos_token_id": end,
+            # The zoo never generates the start token; nor, so, may
+            # transformers (opus-mt's own configs say the same).
+            "bad_words_ids": [[pad]]}

@@ -19,8 +19,6 @@ import keras_hub
 from zoo.data.tokenizer_classes import END_OF_TEXT
 from zoo.data.tokenizer_classes import MarianTokenizer
 
-MARIAN_FILES = MarianTokenizer.FILES
-
 
 def _read_json(path, name):
     file = os.path.join(path, name)
@@ -97,13 +95,11 @@ def _marian(path, settings):
             "vocabularies (target_vocab.json); the zoo reads the shared "
             "vocabulary that the opus-mt models have.")
     if not all(os.path.isfile(os.path.join(path, name))
-               for name in MARIAN_FILES):
+               for name in MarianTokenizer.FILES):
         return None
-    models = []
-    for side in ("source", "target"):
-        with open(os.path.join(path, f"{side}.spm"), "rb") as file:
-            models.append(file.read())
-    return MarianTokenizer(*models, _read_json(path, "vocab.json"))
+    tokenizer = MarianTokenizer()
+    tokenizer.load_assets(path)
+    return tokenizer
 
 
 def read_tokenizer(path, config):
@@ -166,11 +162,7 @@ def tokenizer_files(tokenizer, config):
     if family == "marian" and isinstance(tokenizer, MarianTokenizer):
         settings = {"tokenizer_class": "MarianTokenizer",
                     "separate_vocabs": False, "model_max_length": length}
-        return {"source.spm": tokenizer.models["source"],
-                "target.spm": tokenizer.models["target"],
-                "vocab.json": json.dumps(
-                    {t: i for i, t in enumerate(tokenizer.get_vocabulary())},
-                    ensure_ascii=False, indent=1),
+        return {**tokenizer.files(),
                 "tokenizer_config.json": json.dumps(settings, indent=2)}
     raise ValueError(
         f"A {type(tokenizer).__name__} has no Hugging Face {family} tokenizer "

@@ -98,7 +98,8 @@ def encode_pairs(tokenizer, sources, targets, max_length, names=("source",
     end = [] if ended else [tokenizer.end_token_id]
     source_ids = tokenizers.tokenize_lines(tokenizer, sources)
     target_ids = [np.append(ids, end).astype("int32")
-                  for ids in tokenizers.tokenize_lines(tokenizer, targets)]
+                  for ids in tokenizers.tokenize_lines(tokenizer, targets,
+                                                       target=True)]
     for name, encoded, extra, what in (
             (names[0], source_ids, 0, "tokens"),
             (names[1], target_ids, 1, "tokens with the start and end tokens")):

@@ -161,15 +161,15 @@ class SubwordTokenizer(keras_hub.tokenizers.SentencePieceTokenizer):
 class MarianTokenizer(_TokenList, keras_hub.tokenizers.Tokenizer):
     """MarianMT's tokenizer: two SentencePiece models and one vocabulary.
 
-    Text -> ids: `source.spm` cuts the text into pieces, the shared
+    Text -> ids: `source.spm` (`target.spm` for a translation's target:
+    `tokenize(texts, target=True)`) cuts the text into pieces, the shared
     vocabulary (`vocab.json`) numbers them (`<unk>` for a piece it lacks)
     and `</s>` ends every text, as Marian trained on it (`transformers`'
     `MarianTokenizer` does the same). A leading language code such as
     `>>fra<<` (multilingual models) is one token. Ids -> text: the
     vocabulary's pieces joined, `▁` read as a space, as SentencePiece
     decodes pieces; `</s>`, `<pad>` and `<unk>` give nothing (as
-    `transformers`' `decode(ids, skip_special_tokens=True)`). `target.spm`
-    is kept for the way back to a Hugging Face directory. The decoder
+    `transformers`' `decode(ids, skip_special_tokens=True)`). The decoder
     starts from `<pad>`: it is the start token.
 
     Args:
@@ -191,7 +191,7 @@ class MarianTokenizer(_TokenList, keras_hub.tokenizers.Tokenizer):
         self._add_special_token("<pad>", "start_token")  # the decoder's
         self._add_special_token("<unk>", "unknown_token")
         self.file_assets = list(self.FILES)
-        # traced graph -> its SentencePiece op; not tracked by Keras
+        # traced graph -> {side: SentencePiece op}; not tracked by Keras
         object.__setattr__(self, "_graph_models", weakref.WeakKeyDictionary())
         self.set_models(source_model, target_model, vocabulary)
 
@@ -213,13 +213,18 @@ class MarianTokenizer(_TokenList, keras_hub.tokenizers.Tokenizer):
         silent = {self.end_token, self.pad_token, self.unknown_token}
         self._pieces = tf.constant(["" if t in silent else t for t in tokens])
 
+    def files(self):
+        """{file name: bytes}: the two SentencePiece models and
+        `vocab.json`, as a MarianMT directory holds them."""
+        return {"source.spm": self.models["source"],
+                "target.spm": self.models["target"],
+                "vocab.json": json.dumps(self._ids, ensure_ascii=False,
+                                         indent=1).encode("utf-8")}
+
     def save_assets(self, dir_path):
-        for side in ("source", "target"):
-            with open(os.path.join(dir_path, f"{side}.spm"), "wb") as file:
-                file.write(self.models[side])
-        with open(os.path.join(dir_path, "vocab.json"), "w",
-                  encoding="utf-8") as file:
-            json.dump(self._ids, file, ensure_ascii=False, indent=1)
+        for name, content in self.files().items():
+            with open(os.path.join(dir_path, name), "wb") as file:
+                file.write(content)
 
     def load_assets(self, dir_path):
         models = []
@@ -230,24 +235,27 @@ class MarianTokenizer(_TokenList, keras_hub.tokenizers.Tokenizer):
                   encoding="utf-8") as file:
             self.set_models(*models, json.load(file))
 
-    def _source_model(self):
-        """TensorFlow Text's SentencePiece op of `source.spm`: made anew in
-        eager code (`tf.random.set_seed` invalidates an eager one), once
-        per traced graph (each copy holds the whole model)."""
+    def _model(self, side):
+        """TensorFlow Text's SentencePiece op of `side` ("source" or
+        "target"): made anew in eager code (`tf.random.set_seed`
+        invalidates an eager one), once per traced graph (each copy holds
+        the whole model)."""
         import tensorflow_text
 
         graph = None if tf.executing_eagerly() else (
             tf.compat.v1.get_default_graph())
-        if graph is not None and graph in self._graph_models:
-            return self._graph_models[graph]
-        model = tensorflow_text.SentencepieceTokenizer(
-            model=self.models["source"], out_type=tf.string)
-        if graph is not None:
-            self._graph_models[graph] = model
-        return model
+        models = {} if graph is None else self._graph_models.setdefault(
+            graph, {})
+        if side not in models:
+            models[side] = tensorflow_text.SentencepieceTokenizer(
+                model=self.models[side], out_type=tf.string)
+        return models[side]
 
     @compat.preprocessing_function
-    def tokenize(self, inputs):
+    def tokenize(self, inputs, target=False):
+        """Texts -> ids, cut by `source.spm`, or by `target.spm` with
+        `target=True` (a translation's target, as `transformers`'
+        `text_target=`)."""
         texts = tf.convert_to_tensor(inputs)
         unbatched = texts.shape.rank == 0
         texts = texts[None] if unbatched else texts  # (B,)
@@ -255,7 +263,8 @@ class MarianTokenizer(_TokenList, keras_hub.tokenizers.Tokenizer):
         code = tf.strings.regex_replace(texts, r"(?s)^(>>.*?<<)?.*$", r"\1")
         rest = tf.strings.regex_replace(texts, r"(?s)^>>.*?<<", "")
         codes = tf.ragged.boolean_mask(code[:, None], code[:, None] != "")
-        pieces = self._source_model().tokenize(rest)  # (B, None)
+        pieces = self._model("target" if target else "source").tokenize(
+            rest)  # (B, None)
         ends = tf.fill(tf.stack([tf.shape(texts)[0], 1]), self.end_token)
         tokens = tf.concat([codes, pieces, ends], axis=1)  # (B, None)
         ids = tf.ragged.map_flat_values(self._table.lookup, tokens)

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from zoo.data.tokenizer_classes import END_OF_TEXT
 from zoo.data.tokenizer_classes import CharacterTokenizer
+from zoo.data.tokenizer_classes import MarianTokenizer
 from zoo.data.tokenizer_classes import SubwordTokenizer
 
 KINDS = ("wordpiece", "byte_pair", "character", "sentence_piece")
@@ -206,8 +207,10 @@ def load_tokenizer(directory):
     return tokenizer
 
 
-def tokenize_lines(tokenizer, lines, batch_size=1024):
+def tokenize_lines(tokenizer, lines, batch_size=1024, target=False):
     """Token ids of each string in `lines`: a list of int32 arrays.
+    `target`: the lines are a translation's targets (MarianMT's tokenizer
+    cuts them with its target model).
 
     For data preparation. keras-hub's byte-pair tokenizer runs its merges
     in TensorFlow graph loops, about 1,600 characters/s here, so
@@ -230,10 +233,15 @@ def tokenize_lines(tokenizer, lines, batch_size=1024):
         processor = sentencepiece.SentencePieceProcessor(
             model_proto=tokenizer.proto)
         return [np.asarray(ids, "int32") for ids in processor.encode(list(lines))]
+    def tokenize(texts):
+        if target and isinstance(tokenizer, MarianTokenizer):
+            return tokenizer.tokenize(texts, target=True)
+        return tokenizer(texts)
+
     dataset = tf.data.Dataset.from_tensor_slices(list(lines)).batch(batch_size)
     return [
         np.asarray(ids, "int32")
-        for batch in dataset.map(tokenizer)
+        for batch in dataset.map(tokenize)
         for ids in batch.to_list()
     ]
 

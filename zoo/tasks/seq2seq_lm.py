@@ -194,19 +194,21 @@ class Seq2SeqLM(Task):
             `(logits, cache, step, 1)`: the logits (B, V) of target position
             1, the self-attention cache, and the one-token step, which
             reads the cross-attention keys and values computed here once.
-            The start token is never generated: its logit is -inf
-            (MarianMT starts from its padding token, which `transformers`'
-            opus-mt configs bar with `bad_words_ids`).
+            The start token is never generated unless it is also a stop
+            token: its logit is -inf (MarianMT starts from its padding
+            token, which `transformers`' opus-mt configs bar with
+            `bad_words_ids`).
         """
         backbone = self.backbone
         source_mask = inputs["source_mask"]  # (B, S)
         encoder_output = backbone.encode(inputs["source_ids"], source_mask)
         token_ids = inputs["token_ids"]  # (B, L)
-        vocabulary = ops.arange(backbone.vocabulary_size)  # (V,)
-        is_start = vocabulary == token_ids[0, 0]  # (V,)
+        start = token_ids[0, 0]
+        barred = ((ops.arange(backbone.vocabulary_size) == start)  # (V,)
+                  & ~ops.any(inputs["stop_token_ids"] == start))
 
         def logits_of(hidden):  # (B, H) -> (B, V)
-            return ops.where(is_start, float("-inf"), self.logits(hidden))
+            return ops.where(barred, float("-inf"), self.logits(hidden))
 
         self_cache, cross_cache = backbone.initial_cache(
             encoder_output, ops.shape(token_ids)[1])

@@ -15,7 +15,10 @@ be written that way lives here:
 - `compile_function(...)`: how each backend compiles a whole function,
   used by generation (XLA `tf.function` on TensorFlow, `jax.jit` on JAX,
   eager PyTorch under `torch.no_grad`);
-- `require_tensorflow(what)`: a clear refusal of what only TensorFlow does.
+- `require_tensorflow(what)`: a clear refusal of what only TensorFlow does;
+- `replica_sum(x)`: `x` summed over the replicas of a TensorFlow
+  `tf.distribute` step (each replica sees its share of the batch; JAX's
+  `keras.distribution` computes on the whole batch already).
 """
 
 import keras
@@ -169,3 +172,15 @@ def require_tensorflow(what):
         "TensorFlow process (KERAS_BACKEND=tensorflow, the default) and run "
         "it there: a .keras file saved on any backend loads unchanged.")
 
+
+
+def replica_sum(x):
+    """`x` summed over the replicas inside a step of a TensorFlow
+    distribution strategy; `x` itself anywhere else."""
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            return context.all_reduce("sum", x)
+    return x

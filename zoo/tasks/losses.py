@@ -12,6 +12,8 @@ import keras
 import keras_hub
 from keras import ops
 
+from zoo import backend
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class SparseCrossEntropy(keras.losses.Loss):
@@ -68,14 +70,17 @@ class SparseCrossEntropy(keras.losses.Loss):
     def __call__(self, y_true, y_pred, sample_weight=None):
         losses = self.call(y_true, y_pred)
         if sample_weight is None:
-            return ops.mean(losses)
+            sample_weight = ops.ones_like(losses)
         weights = ops.cast(sample_weight, "float32")
         if len(weights.shape) == len(losses.shape) + 1:  # (B, 1) for (B,)
             weights = ops.squeeze(weights, axis=-1)
         while len(weights.shape) < len(losses.shape):  # (B,) for (B, T)
             weights = ops.expand_dims(weights, -1)
         weights = ops.broadcast_to(weights, ops.shape(losses))
-        total = ops.sum(weights)
+        # Under tf.distribute each replica holds part of the batch and the
+        # replicas' gradients are summed: each divides by the weight of the
+        # whole batch, so that the sum is the one-device loss.
+        total = backend.replica_sum(ops.sum(weights))
         return ops.sum(losses * weights) / ops.where(total > 0, total, 1.0)
 
     def get_config(self):

@@ -8,7 +8,8 @@ FAMILY is gpt, bert or transformer; DISTRIBUTION one of
 `zoo.training.distribution.KINDS`; DEVICES how many devices to use.
 The data are 8 sequences of different lengths (so the replicas see
 different numbers of real tokens) in global batches of 4, without
-dropout, so that any number of devices must give the same weights.
+dropout, with the recipes' AdamW (weight decay, norm clipping), so that
+any number of devices must give the same weights.
 """
 
 import sys
@@ -23,6 +24,7 @@ from zoo.tasks import CausalLM
 from zoo.tasks import Seq2SeqLM
 from zoo.tasks import SequenceClassifier
 from zoo.training import distribution
+from zoo.training import optimizers
 
 SIZES = dict(num_layers=1, hidden_dim=16, num_heads=2, intermediate_dim=32,
              vocabulary_size=40, max_sequence_length=16, dropout=0.0)
@@ -59,11 +61,12 @@ def main(family, kind, devices, out):
     replicas = distribution.use(kind, devices)
     keras.utils.set_random_seed(0)
     task = model(family)
-    task.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=False)
     x, y = data(family)
+    task(x)  # builds the weights, which the optimizer sorts for decay
+    task.compile(optimizer=optimizers.adamw(task, 1e-2, clipnorm=0.1), jit_compile=False)
     task.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
-    np.savez(out, *[keras.ops.convert_to_numpy(w) for w in task.weights],
-             replicas=replicas)
+    np.savez(out, replicas=replicas, **{
+        w.path: keras.ops.convert_to_numpy(w) for w in task.weights})
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ be written that way lives here:
   used by generation (XLA `tf.function` on TensorFlow, `jax.jit` on JAX,
   eager PyTorch under `torch.no_grad`);
 - `require_tensorflow(what)`: a clear refusal of what only TensorFlow does;
+- `dense_gradients(grads)`: TensorFlow's `tf.IndexedSlices` gradients
+  (embedding lookups) as dense tensors, their rows summed by id;
 - `replica_sum(x)`: `x` summed over the replicas of a TensorFlow
   `tf.distribute` step (each replica sees its share of the batch; JAX's
   `keras.distribution` computes on the whole batch already).
@@ -174,13 +176,35 @@ def require_tensorflow(what):
 
 
 
+def dense_gradients(grads):
+    """`grads` with every `tf.IndexedSlices` made a dense tensor (rows of
+    the same id summed); other backends' gradients are dense already."""
+    if name() != "tensorflow":
+        return grads
+    import tensorflow as tf
+
+    return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+            for g in grads]
+
+
+def replica_count():
+    """The replicas of the current TensorFlow distribution strategy's step
+    (1 outside one, and on the other backends)."""
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        if context is not None:
+            return context.num_replicas_in_sync
+    return 1
+
+
 def replica_sum(x):
     """`x` summed over the replicas inside a step of a TensorFlow
     distribution strategy; `x` itself anywhere else."""
     if name() == "tensorflow":
         import tensorflow as tf
 
-        context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
-            return context.all_reduce("sum", x)
+        if replica_count() > 1:
+            return tf.distribute.get_replica_context().all_reduce("sum", x)
     return x

@@ -34,9 +34,13 @@ def train(tmp_path, backend, family, kind, devices):
 
 
 def assert_same_weights(got, expected):
+    """Every weight within 1e-5, except the attention key projections'
+    biases: in exact arithmetic they get no gradient (q.b is added to
+    every score of a row, which the softmax cancels), so Adam turns their
+    rounding noise, which depends on the order of the sums, into steps."""
     assert got.keys() == expected.keys()
     for key in expected:
-        if key != "replicas":
+        if key != "replicas" and not key.endswith("key/bias"):
             np.testing.assert_allclose(got[key], expected[key], atol=1e-5,
                                        rtol=0, err_msg=key)
 

@@ -116,3 +116,36 @@ def test_schedules_serialize():
         clone = keras.saving.deserialize_keras_object(
             keras.saving.serialize_keras_object(schedule))
         assert rates(clone, [0, 20, 90]) == rates(schedule, [0, 20, 90])
+
+
+def _second_moment_after_one_step(optimizer):
+    """Adam's velocity of a 5-row embedding after one step on the ids
+    [1, 1, 2]: the loss (sum of the three looked-up values)^2 gives the
+    rows' summed gradients 12 (id 1, twice) and 6 (id 2)."""
+    from keras import ops
+
+    embedding = keras.layers.Embedding(5, 1, embeddings_initializer="ones")
+    ids = keras.Input((3,), dtype="int32")
+    model = keras.Model(ids, ops.sum(embedding(ids), axis=(1, 2)))
+    model.compile(optimizer=optimizer, loss="mse", jit_compile=False)
+    model.fit(np.array([[1, 1, 2]]), np.array([0.0]), verbose=0)
+    [velocity] = [v for v in optimizer.variables if "velocity" in v.path]
+    return keras.ops.convert_to_numpy(velocity).ravel()
+
+
+def test_adams_second_moment_sums_an_embeddings_rows_first():
+    expected = (1 - 0.999) * np.array([0, 12, 6, 0, 0]) ** 2
+    ours = optimizers.AdamW(learning_rate=0.1, weight_decay=0.0)
+    np.testing.assert_allclose(_second_moment_after_one_step(ours), expected,
+                               rtol=1e-5)
+
+
+@pytest.mark.tensorflow
+def test_keras_adam_still_squares_the_rows_one_by_one():
+    """Keras 3.15 on TensorFlow: id 1's two rows squared apart, 2 * 6^2
+    instead of 12^2. If this fails, Keras has fixed it and
+    `optimizers.AdamW` need not make gradients dense."""
+    keras_adam = keras.optimizers.AdamW(learning_rate=0.1, weight_decay=0.0)
+    np.testing.assert_allclose(_second_moment_after_one_step(keras_adam),
+                               (1 - 0.999) * np.array([0, 72, 36, 0, 0]),
+                               rtol=1e-5)

@@ -15,6 +15,8 @@ import math
 import keras
 from keras import ops
 
+from zoo import backend
+
 
 def decayed_variables(model):
     """The variables AdamW should decay: kernels of dense projections."""
@@ -24,9 +26,42 @@ def decayed_variables(model):
     ]
 
 
+@keras.saving.register_keras_serializable(package="zoo")
+class AdamW(keras.optimizers.AdamW):
+    """`keras.optimizers.AdamW`, given dense gradients.
+
+    On TensorFlow the gradient of an embedding lookup is a
+    `tf.IndexedSlices` holding one row per occurrence of each id. Keras
+    3.15's Adam squares those rows one by one for its second moment (the
+    sum of g_i^2 where Adam's is (sum of g_i)^2), its global-norm clip
+    measures them one by one, and a `tf.distribute` all-reduce concatenates
+    the replicas' rows. Summing the rows first gives Adam's update; Adam's
+    moments change every row of a table at each step anyway.
+    (tests/training/test_optimizers.py pins Keras' behaviour.)
+
+    Under a `tf.distribute` strategy Keras also clips each replica's share
+    of the gradient by its own norm before the shares are summed; here the
+    global norm is that of their sum, as on one device.
+    """
+
+    def apply(self, grads, trainable_variables=None):
+        grads = backend.dense_gradients(grads)
+        if not self.global_clipnorm or backend.replica_count() == 1:
+            return super().apply(grads, trainable_variables)
+        norm = ops.sqrt(sum(ops.sum(ops.square(backend.replica_sum(g)))
+                            for g in grads if g is not None))
+        scale = self.global_clipnorm / ops.maximum(norm, self.global_clipnorm)
+        grads = [None if g is None else g * scale for g in grads]
+        clipnorm, self.global_clipnorm = self.global_clipnorm, None
+        try:  # the shares are clipped already
+            return super().apply(grads, trainable_variables)
+        finally:
+            self.global_clipnorm = clipnorm
+
+
 def adamw(model, learning_rate, weight_decay=0.01, beta_1=0.9, beta_2=0.999,
           epsilon=1e-8, clipnorm=1.0, gradient_accumulation_steps=1):
-    """`keras.optimizers.AdamW` that decays only `decayed_variables(model)`.
+    """`AdamW` that decays only `decayed_variables(model)`.
 
     Args:
         model: the model to be trained.
@@ -37,7 +72,7 @@ def adamw(model, learning_rate, weight_decay=0.01, beta_1=0.9, beta_2=0.999,
             many batches per update (1: update every batch). The step the
             schedule sees counts batches.
     """
-    optimizer = keras.optimizers.AdamW(
+    optimizer = AdamW(
         learning_rate=learning_rate,
         weight_decay=weight_decay,
         beta_1=beta_1,

@@ -63,7 +63,8 @@ def main(family, kind, devices, out):
     task = model(family)
     x, y = data(family)
     task(x)  # builds the weights, which the optimizer sorts for decay
-    task.compile(optimizer=optimizers.adamw(task, 1e-2, clipnorm=0.1), jit_compile=False)
+    optimizer = optimizers.adamw(task, 1e-3, clipnorm=0.1)  # clipping on
+    task.compile(optimizer=optimizer, jit_compile=False)
     task.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
     np.savez(out, replicas=replicas, **{
         w.path: keras.ops.convert_to_numpy(w) for w in task.weights})

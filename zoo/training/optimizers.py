@@ -39,24 +39,43 @@ class AdamW(keras.optimizers.AdamW):
     moments change every row of a table at each step anyway.
     (tests/training/test_optimizers.py pins Keras' behaviour.)
 
-    Under a `tf.distribute` strategy Keras also clips each replica's share
-    of the gradient by its own norm before the shares are summed; here the
-    global norm is that of their sum, as on one device.
+    Under a `tf.distribute` strategy Keras clips each replica's share of
+    the gradient by its own norm before the shares are summed; here
+    `global_clipnorm` clips by the norm of their sum, as on one device
+    (with gradient accumulation, Keras' own clipping of the average).
     """
+
+    def __init__(self, *args, global_clipnorm=None,
+                 gradient_accumulation_steps=None, **kwargs):
+        ours = global_clipnorm if not gradient_accumulation_steps else None
+        super().__init__(
+            *args, global_clipnorm=None if ours else global_clipnorm,
+            gradient_accumulation_steps=gradient_accumulation_steps, **kwargs)
+        self.summed_clipnorm = ours
 
     def apply(self, grads, trainable_variables=None):
         grads = backend.dense_gradients(grads)
-        if not self.global_clipnorm or backend.replica_count() == 1:
-            return super().apply(grads, trainable_variables)
-        norm = ops.sqrt(sum(ops.sum(ops.square(backend.replica_sum(g)))
-                            for g in grads if g is not None))
-        scale = self.global_clipnorm / ops.maximum(norm, self.global_clipnorm)
-        grads = [None if g is None else g * scale for g in grads]
-        clipnorm, self.global_clipnorm = self.global_clipnorm, None
-        try:  # the shares are clipped already
-            return super().apply(grads, trainable_variables)
-        finally:
-            self.global_clipnorm = clipnorm
+        if self.summed_clipnorm:
+            grads = clip_by_summed_norm(grads, self.summed_clipnorm)
+        return super().apply(grads, trainable_variables)
+
+    def get_config(self):
+        config = super().get_config()
+        if self.summed_clipnorm:
+            config["global_clipnorm"] = self.summed_clipnorm
+        return config
+
+
+def clip_by_summed_norm(grads, clipnorm):
+    """`grads` scaled by clipnorm / max(norm, clipnorm), where norm is that
+    of the gradient summed over the replicas (Keras' `clip_by_global_norm`
+    on one device)."""
+    summed = [backend.replica_sum(g) for g in grads if g is not None]
+    norm = ops.sqrt(ops.sum(ops.stack([ops.sum(ops.square(g))
+                                       for g in summed])))
+    scale = clipnorm * ops.minimum(1.0 / norm, 1.0 / clipnorm)
+    scale = scale + (norm - norm)  # NaN for an infinite or NaN norm
+    return [None if g is None else g * scale for g in grads]
 
 
 def adamw(model, learning_rate, weight_decay=0.01, beta_1=0.9, beta_2=0.999,

@@ -16,6 +16,7 @@ from absl import logging
 
 from zoo.data import corpus as corpora
 from zoo.data import tokenizers
+from zoo.training import distribution
 from zoo.training import finetune
 from zoo.training import optimizers
 from zoo.training import run
@@ -109,6 +110,13 @@ def _training_flags(default):
                       "on JAX).")
     flags.DEFINE_integer("steps_per_execution", 50,
                          "Training steps per call into the compiled loop.")
+    flags.DEFINE_enum("distribution", "none", distribution.KINDS,
+                      "Train on several devices: mirrored (TensorFlow, this "
+                      "machine's devices) or data_parallel (JAX).")
+    flags.DEFINE_integer("devices", None,
+                         "How many local devices --distribution uses "
+                         "(default: all; on a CPU, TensorFlow splits it "
+                         "into that many).")
     flags.DEFINE_integer("seed", 1337, "Seed for weights, data order, masks.")
     flags.DEFINE_bool("resume", False,
                       "Continue the run in --model_dir from its checkpoint.")
@@ -121,8 +129,16 @@ def _training_flags(default):
 
 
 def start(recipe_name):
-    """Seed, dtype policy, model dir and `flags.txt`; returns the dir."""
+    """Devices, seed, dtype policy, model dir and `flags.txt`; returns the
+    dir."""
     run.check_intervals(FLAGS.steps, FLAGS.checkpoint_every, FLAGS.eval_every)
+    # First: TensorFlow's devices can be set up only before it runs.
+    replicas = distribution.use(FLAGS.distribution, FLAGS.devices)
+    distribution.check_batch(FLAGS.batch_size, replicas)
+    if replicas > 1:
+        logging.info("%s over %d devices: %d examples each per step.",
+                     FLAGS.distribution, replicas,
+                     FLAGS.batch_size // replicas)
     keras.utils.set_random_seed(FLAGS.seed)
     keras.mixed_precision.set_global_policy(FLAGS.precision)
     model_dir = FLAGS.model_dir

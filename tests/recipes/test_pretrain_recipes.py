@@ -102,3 +102,26 @@ def test_bad_data_files_stop_with_a_clear_message(content, message, tmp_path):
                         check=False)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_gpt_recipe_on_two_mirrored_devices(text_file, tmp_path):
+    """--distribution=mirrored --devices=2 splits the CPU in two and trains
+    the run; what a backend cannot run, or a batch that does not split,
+    stops before anything is written."""
+    model_dir = tmp_path / "run"
+    flags = [f"--train_files={text_file}", "--steps=2", "--checkpoint_every=2",
+             *PRETRAINING["gpt_pretrain"]]
+    result = run_recipe("gpt_pretrain", f"--model_dir={model_dir}", *flags,
+                        "--batch_size=4", "--distribution=mirrored",
+                        "--devices=2")
+    assert "mirrored over 2 devices: 2 examples each" in result.stderr
+    assert keras.saving.load_model(model_dir / "model.keras") is not None
+    for extra, message in (
+            (["--batch_size=5", "--distribution=mirrored", "--devices=2"],
+             "--batch_size=5 does not split across 2 replicas"),
+            (["--batch_size=4", "--distribution=data_parallel"],
+             "--distribution=data_parallel runs on the jax backend")):
+        refused = run_recipe("gpt_pretrain", f"--model_dir={tmp_path / 'no'}",
+                             *flags, *extra, check=False)
+        assert refused.returncode != 0 and message in refused.stderr
+        assert not (tmp_path / "no").exists()

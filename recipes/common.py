@@ -266,12 +266,15 @@ def compile(task, hidden_dim):
         beta_1=FLAGS.beta_1, beta_2=FLAGS.beta_2, clipnorm=FLAGS.clipnorm,
         gradient_accumulation_steps=FLAGS.gradient_accumulation,
     )
-    task.compile(
-        optimizer=optimizer,
-        jit_compile=FLAGS.xla,
-        steps_per_execution=math.gcd(FLAGS.steps_per_execution,
-                                     FLAGS.checkpoint_every),
-    )
+    jit_compile, steps_per_execution = distribution.compile_arguments(
+        FLAGS.distribution, FLAGS.xla,
+        math.gcd(FLAGS.steps_per_execution, FLAGS.checkpoint_every))
+    if FLAGS.distribution == "mirrored":
+        logging.info("mirrored: one step per call, without XLA (Keras 3.15 "
+                     "cannot loop steps under MirroredStrategy, "
+                     "keras-team/keras#19246).")
+    task.compile(optimizer=optimizer, jit_compile=jit_compile,
+                 steps_per_execution=steps_per_execution)
 
 
 def train(task, train_data, validation_data, model_dir, tokens_per_step):

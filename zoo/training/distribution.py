@@ -115,6 +115,21 @@ def _mirrored(devices):
     return strategy.num_replicas_in_sync
 
 
+def compile_arguments(kind, jit_compile, steps_per_execution):
+    """`compile`'s `jit_compile` and `steps_per_execution` for `kind`.
+
+    Under `MirroredStrategy`, Keras 3.15's loop of several steps per call
+    fails ("You must feed a value for placeholder tensor ... while/cond",
+    keras-team/keras#19246, with any model), and XLA cannot read the
+    variables mirrored on the other devices; so the step runs once per
+    call, without XLA (what Keras' `jit_compile="auto"` picks under a
+    strategy). Other kinds take the arguments as given.
+    """
+    if kind != "mirrored":
+        return jit_compile, steps_per_execution
+    return False, 1
+
+
 def check_batch(batch_size, replicas):
     """The global batch must split evenly across the replicas."""
     if batch_size % replicas:

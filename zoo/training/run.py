@@ -88,6 +88,12 @@ def _difference(old, new):
     return f"{old!r} there, {new!r} here"
 
 
+def optimizer_step(model):
+    """The optimizer's step count as an int (also when the variable is
+    mirrored over the devices of a `tf.distribute` strategy)."""
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+
+
 class Checkpoint:
     """The last good weights + optimizer state of a run, in `directory`."""
 
@@ -103,7 +109,7 @@ class Checkpoint:
         temporary = os.path.join(self.directory, "partial.weights.h5")
         model.save_weights(temporary)
         os.replace(temporary, self.path)
-        step = int(model.optimizer.iterations)
+        step = optimizer_step(model)
         write_json(os.path.join(self.directory, "checkpoint.json"),
                    {"step": step})
         return step
@@ -122,7 +128,7 @@ class Checkpoint:
                 f"{error}. It was written by a different architecture or "
                 "vocabulary; use a new --model_dir."
             ) from None
-        return int(model.optimizer.iterations)
+        return optimizer_step(model)
 
 
 class CheckpointAndGuard(keras.callbacks.Callback):
@@ -140,7 +146,7 @@ class CheckpointAndGuard(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(float(loss)):
-            step = int(self.model.optimizer.iterations)
+            step = optimizer_step(self.model)
             kept = (f"The last good checkpoint (step {self.saved_step}) is "
                     f"kept in {self.checkpoint.directory}."
                     if self.checkpoint.exists() else "No checkpoint was saved.")

@@ -112,11 +112,26 @@ def _training_flags(default):
                          "Training steps per call into the compiled loop.")
     flags.DEFINE_enum("distribution", "none", distribution.KINDS,
                       "Train on several devices: mirrored (TensorFlow, this "
-                      "machine's devices) or data_parallel (JAX).")
+                      "machine's devices), data_parallel (JAX, one or several "
+                      "processes) or model_parallel (JAX, weights sharded).")
     flags.DEFINE_integer("devices", None,
                          "How many local devices --distribution uses "
                          "(default: all; on a CPU, TensorFlow splits it "
                          "into that many).")
+    flags.DEFINE_list("mesh", None,
+                      "model_parallel's BATCH,MODEL device mesh (default: "
+                      "1,all devices).")
+    flags.DEFINE_string("coordinator_address", None,
+                        "HOST:PORT of process 0 of a multi-process run "
+                        "(default: $KERAS_DISTRIBUTION_JOB_ADDRESSES).")
+    flags.DEFINE_integer("num_processes", None,
+                         "Processes of the run (default: "
+                         "$KERAS_DISTRIBUTION_NUM_PROCESSES, else 1).")
+    flags.DEFINE_integer("process_id", None,
+                         "This process's number, 0 to --num_processes - 1 "
+                         "(default: $KERAS_DISTRIBUTION_PROCESS_ID).")
+    flags.DEFINE_integer("coordinator_timeout", 300,
+                         "Seconds to wait for the other processes.")
     flags.DEFINE_integer("seed", 1337, "Seed for weights, data order, masks.")
     flags.DEFINE_bool("resume", False,
                       "Continue the run in --model_dir from its checkpoint.")
@@ -133,22 +148,49 @@ def start(recipe_name):
     dir."""
     run.check_intervals(FLAGS.steps, FLAGS.checkpoint_every, FLAGS.eval_every)
     # First: TensorFlow's devices can be set up only before it runs.
-    replicas = distribution.use(FLAGS.distribution, FLAGS.devices)
+    replicas = distribution.use(FLAGS.distribution, FLAGS.devices, mesh(),
+                                processes())
     distribution.check_batch(FLAGS.batch_size, replicas)
+    model_dir = FLAGS.model_dir
+    if os.path.exists(os.path.join(model_dir, "run.json")) and not FLAGS.resume:
+        run.prepare_model_dir(model_dir, {"recipe": recipe_name}, False)
+    # Every process has seen --model_dir as it was: none writes before this.
+    distribution.check_same_everywhere("\n".join(
+        line for line in FLAGS.flags_into_string().splitlines()
+        if not line.startswith("--process_id")))
     if replicas > 1:
         logging.info("%s over %d devices: %d examples each per step.",
                      FLAGS.distribution, replicas,
                      FLAGS.batch_size // replicas)
     keras.utils.set_random_seed(FLAGS.seed)
     keras.mixed_precision.set_global_policy(FLAGS.precision)
-    model_dir = FLAGS.model_dir
-    if os.path.exists(os.path.join(model_dir, "run.json")) and not FLAGS.resume:
-        run.prepare_model_dir(model_dir, {"recipe": recipe_name}, False)
+    if distribution.process_index() > 0:  # computes all, writes nothing
+        model_dir = run.private_model_dir(model_dir, FLAGS.resume)
+        logging.info("Process %d writes to its own %s; process 0 writes "
+                     "--model_dir.", distribution.process_index(), model_dir)
     os.makedirs(model_dir, exist_ok=True)
     with open(os.path.join(model_dir, "flags.txt"), "w") as file:
         file.write(FLAGS.flags_into_string())
     logging.info("Writing to %s", model_dir)
     return model_dir
+
+
+def mesh():
+    """--mesh as (batch, model), or None."""
+    if not FLAGS.mesh:
+        return None
+    try:
+        batch, model = (int(size) for size in FLAGS.mesh)
+    except ValueError:
+        raise ValueError(f"--mesh={','.join(FLAGS.mesh)} is not BATCH,MODEL "
+                         "(two whole numbers).") from None
+    return batch, model
+
+
+def processes():
+    """The `distribution.Cluster` of a multi-process run, or None."""
+    return distribution.cluster(FLAGS.coordinator_address, FLAGS.num_processes,
+                                FLAGS.process_id, FLAGS.coordinator_timeout)
 
 
 def corpus():
@@ -195,6 +237,8 @@ def backbone(backbone_class, tokenizer):
     if FLAGS.dropout is not None:
         overrides.setdefault("dropout", FLAGS.dropout)
     overrides["vocabulary_size"] = tokenizers.vocabulary_size(tokenizer)
+    distribution.check_model_axis(
+        backbone_class.preset_config(FLAGS.preset, **overrides))
     return backbone_class.from_preset(FLAGS.preset, **overrides)
 
 

@@ -5,7 +5,10 @@ trained weights to an `.npz` file.
     python tests/distribution_worker.py FAMILY DISTRIBUTION DEVICES OUT
 
 FAMILY is gpt, bert or transformer; DISTRIBUTION one of
-`zoo.training.distribution.KINDS`; DEVICES how many devices to use.
+`zoo.training.distribution.KINDS` (`model_parallel` on a (1, DEVICES)
+mesh); DEVICES how many devices to use. Besides the weights, OUT holds
+`sharding:PATH`, each weight's `PartitionSpec` as text, under JAX.
+
 The data are 8 sequences of different lengths (so the replicas see
 different numbers of real tokens) in global batches of 4, without
 dropout, with the recipes' AdamW (weight decay, norm clipping), so that
@@ -58,7 +61,8 @@ def model(family):
 
 
 def main(family, kind, devices, out):
-    replicas = distribution.use(kind, devices)
+    mesh = (1, devices) if kind == "model_parallel" else None
+    replicas = distribution.use(kind, devices, mesh)
     keras.utils.set_random_seed(0)
     task = model(family)
     x, y = data(family)
@@ -66,7 +70,11 @@ def main(family, kind, devices, out):
     optimizer = optimizers.adamw(task, 1e-3, clipnorm=0.1)  # clipping on
     task.compile(optimizer=optimizer, jit_compile=False)
     task.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
-    np.savez(out, replicas=replicas, **{
+    shardings = {}
+    if keras.backend.backend() == "jax":
+        shardings = {f"sharding:{w.path}": str(w.value.sharding.spec)
+                     for w in task.weights}
+    np.savez(out, replicas=replicas, **shardings, **{
         w.path: keras.ops.convert_to_numpy(w) for w in task.weights})
 
 

@@ -76,6 +76,57 @@ class Backbone(keras.Model):
         """
         return cls(**cls.preset_config(name, **overrides))
 
+    # The weights `get_layout_map` shards over the mesh's model axis, as
+    # Megatron-LM does (Shoeybi et al. 2019): a projection into heads or
+    # into the feed-forward width is split by its output columns, the
+    # projection back by its input rows, so each device computes whole
+    # heads (when num_heads divides) and one all-reduce joins each block.
+    # Embeddings are split along the hidden axis, which every preset's
+    # width divides (GPT-2's vocabulary of 50,257 divides nothing).
+    SHARDED = {
+        ".*/(query|key|value)/kernel": (None, "model"),  # (D, H·d_k)
+        ".*/(query|key|value)/bias": ("model",),  # (H·d_k,)
+        ".*/attention_output/kernel": ("model", None),  # (H·d_k, D)
+        ".*/feed_forward/inner/kernel": (None, "model"),  # (D, F)
+        ".*/feed_forward/inner/bias": ("model",),  # (F,)
+        ".*/feed_forward/outer/kernel": ("model", None),  # (F, D)
+        ".*_embedding/embeddings": (None, "model"),  # (V, D), (T, D)
+    }
+
+    @classmethod
+    def get_layout_map(cls, device_mesh, model_dim="model",
+                       batch_dim="batch"):
+        """A `keras.distribution.LayoutMap` for `ModelParallel`.
+
+        Sharded over `model_dim`: the attention projections, the
+        feed-forward kernels and the embeddings (`SHARDED`); everything
+        else (norms, output biases, heads) is copied to every device.
+
+        Example:
+
+        >>> mesh = keras.distribution.DeviceMesh(
+        ...     (1, 8), ("batch", "model"), keras.distribution.list_devices())
+        >>> keras.distribution.set_distribution(
+        ...     keras.distribution.ModelParallel(
+        ...         layout_map=GPTDecoder.get_layout_map(mesh),
+        ...         batch_dim_name="batch"))
+        >>> model = CausalLM(GPTDecoder.from_preset("gpt2_small"))
+
+        Args:
+            device_mesh: a `keras.distribution.DeviceMesh` with axes
+                `batch_dim` and `model_dim`.
+        """
+        for axis in (model_dim, batch_dim):
+            if axis not in device_mesh.axis_names:
+                raise ValueError(
+                    f"The device mesh has axes {device_mesh.axis_names}; "
+                    f"get_layout_map needs {axis!r}.")
+        layout_map = keras.distribution.LayoutMap(device_mesh)
+        for pattern, axes in cls.SHARDED.items():
+            layout_map[pattern] = tuple(
+                model_dim if axis == "model" else axis for axis in axes)
+        return layout_map
+
     @classmethod
     def count_preset_params(cls, name, **overrides):
         """Parameter count of a preset, from shapes: no weights allocated."""

@@ -1,37 +1,90 @@
 """Training on more than one device, with the engines Keras already has.
 
-| `kind`           | backend    | engine                                                      |
-|------------------|------------|-------------------------------------------------------------|
-| `none`           | any        | one device                                                  |
-| `mirrored`       | TensorFlow | `tf.distribute.MirroredStrategy` over this machine's devices |
-| `data_parallel`  | JAX        | `keras.distribution.DataParallel` over every device          |
+| `kind`           | backend    | engine                                                       |
+|------------------|------------|--------------------------------------------------------------|
+| `none`           | any        | one device                                                   |
+| `mirrored`       | TensorFlow | `tf.distribute.MirroredStrategy` over this machine's devices  |
+| `data_parallel`  | JAX        | `keras.distribution.DataParallel`, one or several processes   |
+| `model_parallel` | JAX        | `keras.distribution.ModelParallel` on a (batch, model) mesh,  |
+|                  |            | weights sharded by `Backbone.get_layout_map`                 |
 
 `use(kind, ...)` makes the distribution current for everything built and
 trained afterwards (`tf.distribute.experimental_set_strategy`,
 `keras.distribution.set_distribution`), as `with strategy.scope():` would
 for a block of code. The global batch is what the data gives; Keras splits
-it across the replicas, and `zoo.tasks.losses` averages the loss over the
-global batch's tokens, so that N devices take the steps one device takes.
+it across the replicas (and, with several processes, gives each process
+its consecutive share of every global batch), and `zoo.tasks.losses`
+averages the loss over the global batch's tokens, so that N devices take
+the steps one device takes.
+
+Several processes (JAX): `Cluster` says where the coordinator is, how many
+processes there are and which one this is. `connect` joins them with
+`jax.distributed.initialize`, which `keras.distribution.initialize` calls
+without a time limit; here a process that cannot reach the coordinator,
+or whose peers stop answering, fails after a bounded wait.
 
 Refused with a clear error, before anything is built: `mirrored` on
-another backend; `data_parallel` on TensorFlow, where Keras 3.15's
-`keras.distribution` runs without distributing anything; a `TF_CONFIG`
-with several workers (`MultiWorkerMirroredStrategy` does not work with
-Keras 3's `fit`, keras-team/keras#20585).
+another backend; `data_parallel` and `model_parallel` on TensorFlow, where
+Keras 3.15's `keras.distribution` runs without distributing anything; a
+`TF_CONFIG` with several workers (`MultiWorkerMirroredStrategy` does not
+work with Keras 3's `fit`, keras-team/keras#20585); a mesh whose shape does
+not hold the devices; `model_parallel` over several processes (each
+process must hold whole weights to save them).
 """
 
+import collections
+import hashlib
 import json
 import os
+import socket
+import time
 
 import keras
 
 from zoo import backend
+from zoo.models.backbone import Backbone
 
-KINDS = ("none", "mirrored", "data_parallel")
-BACKENDS = {"mirrored": "tensorflow", "data_parallel": "jax"}
+KINDS = ("none", "mirrored", "data_parallel", "model_parallel")
+BACKENDS = {"mirrored": "tensorflow", "data_parallel": "jax",
+            "model_parallel": "jax"}
+
+# Where a process finds its peers: flags, else the variables that
+# `keras.distribution.initialize` reads.
+Cluster = collections.namedtuple(
+    "Cluster", ["coordinator", "num_processes", "process_id", "timeout"])
+ENVIRONMENT = {"coordinator": "KERAS_DISTRIBUTION_JOB_ADDRESSES",
+               "num_processes": "KERAS_DISTRIBUTION_NUM_PROCESSES",
+               "process_id": "KERAS_DISTRIBUTION_PROCESS_ID"}
 
 
-def check(kind, devices=None):
+def cluster(coordinator=None, num_processes=None, process_id=None,
+            timeout=300):
+    """The `Cluster` the arguments describe, each falling back to its
+    `ENVIRONMENT` variable; None for a single process."""
+    given = {"coordinator": coordinator, "num_processes": num_processes,
+             "process_id": process_id}
+    for key, variable in ENVIRONMENT.items():
+        if given[key] is None and os.environ.get(variable):
+            given[key] = os.environ[variable]
+    if given["num_processes"] is None or int(given["num_processes"]) == 1:
+        return None
+    count = int(given["num_processes"])
+    if given["coordinator"] is None or given["process_id"] is None:
+        raise ValueError(
+            f"{count} processes need the coordinator's address and this "
+            "process's id: give --coordinator_address and --process_id (or "
+            "set " + " and ".join(ENVIRONMENT[k] for k in given
+                                  if given[k] is None) + ").")
+    index = int(given["process_id"])
+    if not 0 <= index < count:
+        raise ValueError(f"--process_id={index} must be between 0 and "
+                         f"{count - 1} for {count} processes.")
+    # Keras accepts every job's address; the first is the coordinator.
+    address = given["coordinator"].split(",")[0]
+    return Cluster(address, count, index, timeout)
+
+
+def check(kind, devices=None, mesh=None, processes=None):
     """Refuse a `kind` this backend and environment cannot run."""
     if kind not in KINDS:
         raise ValueError(f"Unknown distribution {kind!r}; choose one of "
@@ -55,11 +108,67 @@ def check(kind, devices=None):
             f"--distribution={kind} runs on the {wanted} backend; this is "
             f"{backend.name()}"
             + (" (Keras 3.15's keras.distribution distributes nothing on "
-               "TensorFlow)" if kind == "data_parallel" else "")
+               "TensorFlow)" if wanted == "jax" else "")
             + f". Use --distribution={hint}.")
+    if mesh is not None and kind != "model_parallel":
+        raise ValueError("--mesh is for --distribution=model_parallel.")
+    if processes is not None and kind not in ("data_parallel",
+                                              "model_parallel"):
+        raise ValueError(
+            f"{processes.num_processes} processes need "
+            "--distribution=data_parallel (KERAS_BACKEND=jax); this is "
+            f"--distribution={kind}.")
+    if processes is not None and kind == "model_parallel":
+        raise ValueError(
+            "--distribution=model_parallel runs in one process: saving a "
+            "checkpoint needs every shard of a weight in the process that "
+            "writes it. Use data_parallel across processes.")
+    if processes is not None and devices is not None:
+        raise ValueError("--devices counts one process's devices; with "
+                         "several processes every device takes part.")
 
 
-def use(kind, devices=None):
+def connect(processes):
+    """Join the processes of `processes` (a `Cluster`); before JAX runs.
+
+    A process other than the coordinator first waits up to
+    `processes.timeout` seconds for the coordinator's port to answer, and
+    fails naming the address if it does not. JAX's coordination service
+    then ends every process whose peers stop sending heartbeats (10 s).
+    """
+    import jax
+
+    host, _, port = processes.coordinator.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--coordinator_address={processes.coordinator!r} "
+                         "is not HOST:PORT.")
+    if processes.process_id > 0:
+        _wait_for(host, int(port), processes.timeout)
+    jax.distributed.initialize(
+        coordinator_address=processes.coordinator,
+        num_processes=processes.num_processes,
+        process_id=processes.process_id,
+        initialization_timeout=processes.timeout,
+        heartbeat_timeout_seconds=10,
+    )
+
+
+def _wait_for(host, port, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=5).close()
+            return
+        except OSError as error:
+            if time.monotonic() > deadline:
+                raise ConnectionError(
+                    f"No coordinator answered at {host}:{port} within "
+                    f"{timeout} s ({error}). Start process 0 there, or fix "
+                    "--coordinator_address.") from None
+            time.sleep(0.5)
+
+
+def use(kind, devices=None, mesh=None, processes=None):
     """Make `kind` the distribution of every model built afterwards.
 
     Args:
@@ -68,15 +177,20 @@ def use(kind, devices=None):
             On a machine without accelerators, TensorFlow splits the CPU
             into that many logical devices (call this before TensorFlow
             has run anything).
+        mesh: `(batch, model)` for `model_parallel` (default: every device
+            on the model axis); its product must be the number of devices.
+        processes: a `Cluster`, or None for this process alone.
 
     Returns:
         The number of replicas a global batch is split across.
     """
-    check(kind, devices)
+    check(kind, devices, mesh, processes)
     if kind == "none":
         return 1
     if kind == "mirrored":
         return _mirrored(devices)
+    if processes is not None:
+        connect(processes)
     found = keras.distribution.list_devices()
     if devices is not None:
         if devices > len(found):
@@ -84,9 +198,55 @@ def use(kind, devices=None):
                 f"--devices={devices}, but JAX sees {len(found)} devices "
                 f"({', '.join(found)}). On CPU, set JAX_NUM_CPU_DEVICES.")
         found = found[:devices]
-    keras.distribution.set_distribution(
-        keras.distribution.DataParallel(devices=found))
-    return len(found)
+    if kind == "data_parallel":
+        keras.distribution.set_distribution(DataParallel(devices=found))
+        return len(found)
+    batch, model = mesh or (1, len(found))
+    if batch * model != len(found):
+        raise ValueError(
+            f"--mesh={batch},{model} holds {batch * model} devices, but "
+            f"there are {len(found)} ({', '.join(found)}).")
+    device_mesh = keras.distribution.DeviceMesh(
+        (batch, model), ("batch", "model"), found)
+    keras.distribution.set_distribution(keras.distribution.ModelParallel(
+        layout_map=Backbone.get_layout_map(device_mesh),
+        batch_dim_name="batch"))
+    return batch
+
+
+class DataParallel(keras.distribution.DataParallel):
+    """`keras.distribution.DataParallel` that splits a dataset between the
+    processes by whole global batches (`split_batches`), also a dataset
+    whose batch size Keras cannot infer (a `map` after `batch`)."""
+
+    def distribute_dataset(self, dataset):
+        import jax
+
+        if jax.process_count() == 1:
+            return dataset
+        return split_batches(dataset, jax.process_count(), jax.process_index())
+
+
+def split_batches(dataset, count, index):
+    """Process `index`'s share of every global batch of `dataset`, of
+    `count` processes: its `1/count` consecutive examples, as Keras' own
+    auto-sharding gives. A last batch smaller than the others is left out
+    (every process must get an equal share), so validation with several
+    processes may see up to one batch less than with one."""
+    import tensorflow as tf
+
+    size = tf.nest.flatten(dataset.element_spec)[0].shape[0]
+    if size is None:
+        size = int(tf.shape(tf.nest.flatten(next(iter(dataset)))[0])[0])
+    if size % count:
+        raise ValueError(f"Batches of {size} do not split between {count} "
+                         "processes; give a multiple of the process count.")
+
+    def full(*batch):
+        return tf.shape(tf.nest.flatten(batch)[0])[0] == size
+
+    return (dataset.filter(full).rebatch(size // count)
+            .shard(count, index).prefetch(tf.data.AUTOTUNE))
 
 
 def _mirrored(devices):
@@ -113,6 +273,54 @@ def _mirrored(devices):
     strategy = tf.distribute.MirroredStrategy(names)
     tf.distribute.experimental_set_strategy(strategy)
     return strategy.num_replicas_in_sync
+
+
+def check_model_axis(config):
+    """Under `model_parallel`, every width `get_layout_map` shards must
+    split over the mesh's model axis: the hidden width, the feed-forward
+    width and the heads of `config` (a backbone's constructor arguments)."""
+    current = keras.distribution.distribution()
+    if not isinstance(current, keras.distribution.ModelParallel):
+        return
+    mesh = current.device_mesh
+    model = mesh.shape[list(mesh.axis_names).index("model")]
+    for key in ("hidden_dim", "intermediate_dim", "num_heads"):
+        if config.get(key) and config[key] % model:
+            raise ValueError(
+                f"{key}={config[key]} does not split over the mesh's model "
+                f"axis of {model} devices (--mesh).")
+
+
+def process_index():
+    """This process's number among the processes of a run (0 alone, and
+    on every backend but JAX)."""
+    if backend.name() == "jax":
+        import jax
+
+        return jax.process_index()
+    return 0
+
+
+def check_same_everywhere(text):
+    """Raise in every process unless all processes passed the same `text`
+    (their flags, say): processes that disagree would train apart."""
+    if backend.name() != "jax":
+        return
+    import jax
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    if jax.process_count() == 1:
+        return
+    digest = hashlib.sha256(text.encode()).digest()[:8]
+    mine = np.frombuffer(digest, dtype=np.uint32)
+    everyone = np.asarray(multihost_utils.process_allgather(mine))
+    differ = [i for i, row in enumerate(everyone) if (row != mine).any()]
+    if differ:
+        raise ValueError(
+            f"Process {jax.process_index()} was started with other flags "
+            f"than process(es) {differ}: every process of a run must be "
+            "given the same flags (apart from --process_id).")
 
 
 def compile_arguments(kind, jit_compile, steps_per_execution):

@@ -19,9 +19,13 @@ half-written checkpoint or model, and never replaces a good one with a
 NaN-poisoned one.
 """
 
+import atexit
+import hashlib
 import json
 import math
 import os
+import shutil
+import tempfile
 import time
 
 import keras
@@ -78,6 +82,19 @@ def prepare_model_dir(model_dir, description, resume):
                 f"the run in it (see {os.path.join(model_dir, 'flags.txt')})."
             )
     write_json(path, description)
+
+
+def private_model_dir(model_dir, resume):
+    """A temporary model dir, deleted at exit, for a process that computes
+    a run but must not write `model_dir` (every process but 0 of a
+    multi-process run). To resume, it starts as a copy of `model_dir`, so
+    that every process reads the same checkpoint."""
+    directory = tempfile.mkdtemp(prefix="zoo_process_")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    if resume and os.path.isdir(model_dir):
+        shutil.copytree(model_dir, directory, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("logs"))
+    return directory
 
 
 def _difference(old, new):
@@ -223,9 +240,20 @@ def train(task, train_data, validation_data, *, model_dir, steps,
     }
     if tokens_per_step and trained:
         metrics["tokens_per_second"] = round(tokens_per_step * trained / seconds)
+    metrics["weights_sha256"] = weights_digest(task)
     write_json(os.path.join(model_dir, "metrics.json"), metrics)
     save_model(task, os.path.join(model_dir, "model.keras"))
     return metrics
+
+
+def weights_digest(model):
+    """SHA-256 of every weight's bytes, in order: the processes of one run
+    must end with the same digest."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(
+            keras.ops.convert_to_numpy(weight)).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def resumed_step(model_dir):

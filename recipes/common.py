@@ -135,6 +135,10 @@ def _training_flags(default):
     flags.DEFINE_integer("seed", 1337, "Seed for weights, data order, masks.")
     flags.DEFINE_bool("resume", False,
                       "Continue the run in --model_dir from its checkpoint.")
+    flags.DEFINE_integer("stop_after", None,
+                         "Stop at this step (a multiple of --checkpoint_every) "
+                         "for a later --resume to finish; the schedule still "
+                         "spans --steps.")
     flags.DEFINE_integer("checkpoint_every", default("checkpoint_every", 500),
                          "Steps between checkpoints; must divide --steps.")
     flags.DEFINE_integer("eval_every", 0,
@@ -146,7 +150,8 @@ def _training_flags(default):
 def start(recipe_name):
     """Devices, seed, dtype policy, model dir and `flags.txt`; returns the
     dir."""
-    run.check_intervals(FLAGS.steps, FLAGS.checkpoint_every, FLAGS.eval_every)
+    run.check_intervals(FLAGS.steps, FLAGS.checkpoint_every, FLAGS.eval_every,
+                        FLAGS.stop_after)
     # First: TensorFlow's devices can be set up only before it runs.
     replicas = distribution.use(FLAGS.distribution, FLAGS.devices, mesh(),
                                 processes())
@@ -328,5 +333,5 @@ def train(task, train_data, validation_data, model_dir, tokens_per_step):
         model_dir=model_dir, steps=FLAGS.steps,
         checkpoint_every=FLAGS.checkpoint_every, eval_every=FLAGS.eval_every,
         validation_steps=FLAGS.validation_batches or None,
-        tokens_per_step=tokens_per_step,
+        tokens_per_step=tokens_per_step, stop_after=FLAGS.stop_after,
     )

@@ -15,11 +15,13 @@ dropout, with the recipes' AdamW (weight decay, norm clipping), so that
 any number of devices must give the same weights.
 """
 
+import contextlib
 import sys
 
 import keras
 import numpy as np
 
+from zoo.models import Backbone
 from zoo.models import BertEncoder
 from zoo.models import GPTDecoder
 from zoo.models import Transformer
@@ -61,19 +63,39 @@ def model(family):
 
 
 def main(family, kind, devices, out):
-    mesh = (1, devices) if kind == "model_parallel" else None
-    replicas = distribution.use(kind, devices, mesh)
+    """Mirrored and model_parallel are set up as a Keras user would (a
+    strategy's scope, `set_distribution` with the backbone's layout map);
+    data_parallel through `zoo.training.distribution.use`."""
+    scope = contextlib.nullcontext()
+    replicas = 1
+    if kind == "mirrored":
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
+        scope = tf.distribute.MirroredStrategy(
+            [f"/cpu:{i}" for i in range(devices)]).scope()
+        replicas = devices
+    elif kind == "model_parallel":
+        mesh = keras.distribution.DeviceMesh(
+            (1, devices), ("batch", "model"),
+            keras.distribution.list_devices()[:devices])
+        keras.distribution.set_distribution(keras.distribution.ModelParallel(
+            layout_map=Backbone.get_layout_map(mesh), batch_dim_name="batch"))
+    else:
+        replicas = distribution.use(kind, devices)
     keras.utils.set_random_seed(0)
-    task = model(family)
-    x, y = data(family)
-    task(x)  # builds the weights, which the optimizer sorts for decay
-    optimizer = optimizers.adamw(task, 1e-3, clipnorm=0.1)  # clipping on
-    task.compile(optimizer=optimizer, jit_compile=False)
+    with scope:
+        task = model(family)
+        x, y = data(family)
+        task(x)  # builds the weights, which the optimizer sorts for decay
+        optimizer = optimizers.adamw(task, 1e-3, clipnorm=0.1)  # clipping on
+        task.compile(optimizer=optimizer, jit_compile=False)
     task.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
-    shardings = {}
-    if keras.backend.backend() == "jax":
-        shardings = {f"sharding:{w.path}": str(w.value.sharding.spec)
-                     for w in task.weights}
+    shardings = {f"sharding:{w.path}": str(w.value.sharding.spec)
+                 for w in task.weights
+                 if hasattr(getattr(w.value, "sharding", None), "spec")}
     np.savez(out, replicas=replicas, **shardings, **{
         w.path: keras.ops.convert_to_numpy(w) for w in task.weights})
 

@@ -70,7 +70,8 @@ def build_before_first_trace(model, data_batch):
         _warn("build_before_first_trace", "keras",
               "keras.Model has no _symbolic_build")
         return
-    build(data_batch=data_batch)
+    with model.distribute_strategy.scope():  # the strategy it was built in
+        build(data_batch=data_batch)
 
 
 @contextlib.contextmanager

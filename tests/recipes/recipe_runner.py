@@ -24,16 +24,25 @@ PRETRAINING = {
 }
 
 
-def _run(name, flags):
-    return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "recipes", f"{name}.py"), *flags],
-        capture_output=True, text=True, timeout=600,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
+def command(name, *flags):
+    """The command line of recipes/NAME.py with `flags`."""
+    return [sys.executable, os.path.join(ROOT, "recipes", f"{name}.py"),
+            *flags]
 
 
-def run_recipe(name, *flags, check=True):
-    """Run recipes/NAME.py with `flags` in a subprocess.
+def environment(**variables):
+    """The environment of a recipe subprocess, with `variables` set."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **variables}
+
+
+def _run(name, flags, env):
+    return subprocess.run(command(name, *flags), capture_output=True,
+                          text=True, timeout=600, env=environment(**env))
+
+
+def run_recipe(name, *flags, check=True, env=None):
+    """Run recipes/NAME.py with `flags` in a subprocess (with the
+    environment variables `env` set).
 
     TensorFlow 2.21 has crashed with a segmentation fault in one of its own
     threads during `fit`, rarely (in 2 of 6 runs of the whole suite here,
@@ -45,14 +54,14 @@ def run_recipe(name, *flags, check=True):
     model_dir = next((f.split("=", 1)[1] for f in flags
                       if f.startswith("--model_dir=")), None)
     new = model_dir is not None and not os.path.exists(model_dir)
-    result = _run(name, flags)
+    result = _run(name, flags, env or {})
     if (result.returncode == -signal.SIGSEGV and new
             and not any(f.startswith("--resume") for f in flags)):
         warnings.warn(f"{name} crashed with a segmentation fault inside "
                       f"TensorFlow; running it once more:\n"
                       f"{result.stderr[-2000:]}")
         shutil.rmtree(model_dir, ignore_errors=True)
-        result = _run(name, flags)
+        result = _run(name, flags, env or {})
     if check and result.returncode != 0:
         raise AssertionError(f"{name} failed:\n{result.stderr[-4000:]}")
     return result

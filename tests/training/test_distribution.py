@@ -6,8 +6,11 @@ devices for `mirrored`; JAX gets CPU devices from `JAX_NUM_CPU_DEVICES`.
 """
 
 import os
+import re
+import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ from backends import ROOT
 from backends import backend_env
 from backends import require
 
+from zoo.models import Backbone
 from zoo.training import distribution
 
 WORKER = os.path.join(ROOT, "tests", "distribution_worker.py")
@@ -22,15 +26,23 @@ FAMILIES = ["gpt", "bert", "transformer"]
 
 
 def train(tmp_path, backend, family, kind, devices):
-    """The weights after a few steps (and `replicas`), as a dict."""
+    """The weights after a few steps (and `replicas`, and under JAX the
+    `sharding:PATH` of each), as a dict."""
     require(backend)
+    key = (backend, family, kind, devices)
+    if key in RESULTS:  # one device is the reference of several tests
+        return RESULTS[key]
     out = tmp_path / f"{backend}_{family}_{kind}_{devices}.npz"
     env = {**backend_env(backend), "JAX_NUM_CPU_DEVICES": "2"}
     result = subprocess.run(
         [sys.executable, WORKER, family, kind, str(devices), str(out)],
         capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
-    return dict(np.load(out))
+    RESULTS[key] = dict(np.load(out))
+    return RESULTS[key]
+
+
+RESULTS = {}
 
 
 def assert_same_weights(got, expected):
@@ -38,9 +50,10 @@ def assert_same_weights(got, expected):
     biases: in exact arithmetic they get no gradient (q.b is added to
     every score of a row, which the softmax cancels), so Adam turns their
     rounding noise, which depends on the order of the sums, into steps."""
-    assert got.keys() == expected.keys()
-    for key in expected:
-        if key != "replicas" and not key.endswith("key/bias"):
+    paths = {key for key in expected if ":" not in key} - {"replicas"}
+    assert {key for key in got if ":" not in key} - {"replicas"} == paths
+    for key in paths:
+        if not key.endswith("key/bias"):
             np.testing.assert_allclose(got[key], expected[key], atol=1e-5,
                                        rtol=0, err_msg=key)
 
@@ -59,6 +72,31 @@ def test_data_parallel_on_two_jax_devices_equals_one_device(family, tmp_path):
     two = train(tmp_path, "jax", family, "data_parallel", 2)
     assert int(two["replicas"]) == 2
     assert_same_weights(two, one)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_model_parallel_on_two_jax_devices_equals_one_device(family,
+                                                             tmp_path):
+    """The backbone's layout map really shards its projections and
+    embeddings over the model axis, and the steps are one device's."""
+    one = train(tmp_path, "jax", family, "none", 1)
+    two = train(tmp_path, "jax", family, "model_parallel", 2)
+    assert_same_weights(two, one)
+    specs = {key.split(":", 1)[1]: spec for key, spec in two.items()
+             if key.startswith("sharding:")}
+    assert specs.keys() == {k for k in two if ":" not in k} - {"replicas"}
+    sharded = {path for path in specs
+               if any(re.fullmatch(pattern, path)
+                      for pattern in Backbone.SHARDED)}
+    attention = [p for p in sharded if p.endswith("query/kernel")]
+    assert attention and any(p.endswith("inner/kernel") for p in sharded)
+    for path, spec in specs.items():
+        if path in sharded:
+            assert "'model'" in str(spec), (path, spec)
+        else:
+            assert "'model'" not in str(spec), (path, spec)
+    for path in attention:
+        assert str(specs[path]).endswith("(None, 'model')")  # P(...)
 
 
 def test_what_a_backend_cannot_run_is_refused(monkeypatch):
@@ -82,3 +120,62 @@ def test_a_global_batch_must_split_across_the_replicas():
     with pytest.raises(ValueError, match="--batch_size=9 does not split "
                                          "across 2 replicas"):
         distribution.check_batch(9, 2)
+
+
+def test_a_multi_process_setup_is_read_from_flags_or_the_environment(
+        monkeypatch):
+    for variable in distribution.ENVIRONMENT.values():
+        monkeypatch.delenv(variable, raising=False)
+    assert distribution.cluster() is None
+    assert distribution.cluster("h:1", 1, 0) is None  # one process
+    assert distribution.cluster("h:1,g:2", 2, 1, timeout=5) == (
+        distribution.Cluster("h:1", 2, 1, 5))
+    monkeypatch.setenv("KERAS_DISTRIBUTION_NUM_PROCESSES", "2")
+    with pytest.raises(ValueError, match="KERAS_DISTRIBUTION_PROCESS_ID"):
+        distribution.cluster("h:1")
+    monkeypatch.setenv("KERAS_DISTRIBUTION_JOB_ADDRESSES", "h:7")
+    monkeypatch.setenv("KERAS_DISTRIBUTION_PROCESS_ID", "1")
+    assert distribution.cluster() == distribution.Cluster("h:7", 2, 1, 300)
+    with pytest.raises(ValueError, match="--process_id=2 must be between 0 "
+                                         "and 1"):
+        distribution.cluster(process_id=2)
+
+
+def test_what_several_processes_cannot_run_is_refused():
+    processes = distribution.Cluster("h:1", 2, 0, 300)
+    with pytest.raises(ValueError, match="need --distribution=data_parallel"):
+        distribution.check("none", processes=processes)
+    if distribution.backend.name() == "jax":
+        with pytest.raises(ValueError, match="model_parallel runs in one"):
+            distribution.check("model_parallel", processes=processes)
+    with pytest.raises(ValueError, match="--mesh is for"):
+        distribution.check("none", mesh=(1, 2))
+
+
+def test_an_unreachable_coordinator_fails_naming_it():
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("localhost", 0))
+        port = probe.getsockname()[1]
+    began = time.monotonic()
+    with pytest.raises(ConnectionError,
+                       match=f"No coordinator answered at localhost:{port} "
+                             "within 1 s"):
+        distribution.wait_for_coordinator("localhost", port, timeout=1)
+    assert time.monotonic() - began < 10
+
+
+def test_each_process_gets_its_share_of_every_global_batch():
+    """Of batches of 4, process 0 gets the first 2 examples of each and
+    process 1 the last 2: together each example once, in one device's
+    order; a last, smaller batch goes to neither. A `map` after `batch`
+    (an unknown static batch size) splits the same way."""
+    import tensorflow as tf
+
+    for batches in (tf.data.Dataset.range(10).batch(4),
+                    tf.data.Dataset.range(10).batch(4).map(lambda x: x * 1)):
+        shares = [[b.tolist() for b in distribution.split_batches(
+            batches, 2, index).as_numpy_iterator()] for index in (0, 1)]
+        assert shares == [[[0, 1], [4, 5]], [[2, 3], [6, 7]]]
+    with pytest.raises(ValueError, match="Batches of 4 do not split between "
+                                         "3 processes"):
+        distribution.split_batches(tf.data.Dataset.range(8).batch(4), 3, 0)

@@ -42,7 +42,7 @@ import time
 import keras
 
 from zoo import backend
-from zoo.models.backbone import Backbone
+from zoo.models import Backbone
 
 KINDS = ("none", "mirrored", "data_parallel", "model_parallel")
 BACKENDS = {"mirrored": "tensorflow", "data_parallel": "jax",
@@ -143,7 +143,7 @@ def connect(processes):
         raise ValueError(f"--coordinator_address={processes.coordinator!r} "
                          "is not HOST:PORT.")
     if processes.process_id > 0:
-        _wait_for(host, int(port), processes.timeout)
+        wait_for_coordinator(host, int(port), processes.timeout)
     jax.distributed.initialize(
         coordinator_address=processes.coordinator,
         num_processes=processes.num_processes,
@@ -153,7 +153,9 @@ def connect(processes):
     )
 
 
-def _wait_for(host, port, timeout):
+def wait_for_coordinator(host, port, timeout):
+    """Return once `host:port` accepts a connection; raise
+    `ConnectionError` naming it after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         try:

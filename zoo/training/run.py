@@ -179,7 +179,7 @@ class CheckpointAndGuard(keras.callbacks.Callback):
 
 def train(task, train_data, validation_data, *, model_dir, steps,
           checkpoint_every, eval_every=0, validation_steps=None,
-          tokens_per_step=None, verbose="auto"):
+          tokens_per_step=None, stop_after=None, verbose="auto"):
     """Fit `task` for `steps` batches in `model_dir`, resuming if it can.
 
     Args:
@@ -191,11 +191,13 @@ def train(task, train_data, validation_data, *, model_dir, steps,
         steps: total number of training batches.
         checkpoint_every: steps between checkpoints; divides `steps`.
         tokens_per_step: for the tokens/s figure.
+        stop_after: stop at this step (a checkpoint), leaving a run that a
+            resumed `train` finishes; the schedule still spans `steps`.
 
     Returns:
         The metrics dict also written to `metrics.json`.
     """
-    check_intervals(steps, checkpoint_every, eval_every)
+    check_intervals(steps, checkpoint_every, eval_every, stop_after)
     checkpoint = Checkpoint(os.path.join(model_dir, "checkpoints"))
     if not task.built:  # create every variable before restoring them
         inputs = keras.utils.unpack_x_y_sample_weight(
@@ -203,6 +205,7 @@ def train(task, train_data, validation_data, *, model_dir, steps,
         task(inputs)
     start = checkpoint.restore(task)
     epochs = steps // checkpoint_every
+    end = min(steps, stop_after or steps)
     if eval_every:
         validation_freq = eval_every // checkpoint_every
     else:
@@ -214,10 +217,10 @@ def train(task, train_data, validation_data, *, model_dir, steps,
     ]
     began = time.perf_counter()
     history = {}
-    if start < steps:
+    if start < end:
         history = task.fit(
             train_data,
-            epochs=epochs,
+            epochs=end // checkpoint_every,
             initial_epoch=start // checkpoint_every,
             steps_per_epoch=checkpoint_every,
             validation_data=validation_data,
@@ -227,11 +230,11 @@ def train(task, train_data, validation_data, *, model_dir, steps,
             verbose=verbose,
         ).history
     seconds = time.perf_counter() - began
-    trained = steps - start
+    trained = max(end - start, 0)
     validation = task.evaluate(validation_data, steps=validation_steps,
                                verbose=0, return_dict=True)
     metrics = {
-        "steps": steps,
+        "steps": max(end, start),
         "resumed_from_step": start,
         "train_loss": _last(history.get("loss")),
         "validation_loss": float(validation["loss"]),
@@ -262,9 +265,14 @@ def resumed_step(model_dir):
     return read_json(path)["step"] if os.path.exists(path) else 0
 
 
-def check_intervals(steps, checkpoint_every, eval_every):
+def check_intervals(steps, checkpoint_every, eval_every, stop_after=None):
     if steps < 1 or checkpoint_every < 1:
         raise ValueError("--steps and --checkpoint_every must be positive.")
+    if stop_after is not None and (
+            not 0 < stop_after <= steps or stop_after % checkpoint_every):
+        raise ValueError(
+            f"--stop_after={stop_after} must be a multiple of "
+            f"--checkpoint_every={checkpoint_every} up to --steps={steps}.")
     if steps % checkpoint_every:
         raise ValueError(
             f"--checkpoint_every={checkpoint_every} must divide --steps={steps} "

@@ -59,17 +59,14 @@ def assert_same_weights(got, expected):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_mirrored_on_two_cpu_devices_equals_one_device(family, tmp_path):
-    one = train(tmp_path, "tensorflow", family, "none", 1)
-    two = train(tmp_path, "tensorflow", family, "mirrored", 2)
-    assert int(two["replicas"]) == 2
-    assert_same_weights(two, one)
-
-
-@pytest.mark.parametrize("family", FAMILIES)
-def test_data_parallel_on_two_jax_devices_equals_one_device(family, tmp_path):
-    one = train(tmp_path, "jax", family, "none", 1)
-    two = train(tmp_path, "jax", family, "data_parallel", 2)
+@pytest.mark.parametrize("backend, kind", [("tensorflow", "mirrored"),
+                                           ("jax", "data_parallel")])
+def test_two_data_parallel_devices_equal_one_device(backend, kind, family,
+                                                    tmp_path):
+    """TensorFlow's MirroredStrategy over 2 logical CPU devices, JAX's
+    DataParallel over 2 CPU devices."""
+    one = train(tmp_path, backend, family, "none", 1)
+    two = train(tmp_path, backend, family, kind, 2)
     assert int(two["replicas"]) == 2
     assert_same_weights(two, one)
 

@@ -8,6 +8,7 @@ PyTorch start one. Without the backend's package (`pip install -e
 
 import importlib.util
 import os
+import signal
 
 import pytest
 
@@ -30,3 +31,22 @@ def backend_env(backend):
     """The environment of a subprocess on `backend`."""
     return {**os.environ, "KERAS_BACKEND": backend,
             "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}
+
+
+# XLA:CPU ends a process whose devices do not all reach a collective within
+# 40 s. With a CPU split into 2 JAX devices and another test process on the
+# same 2 cores, that ended `data_parallel` runs of the Transformer worker in
+# 2 of 10 runs here; with 180 s, none of 6 did.
+XLA_CPU_PATIENCE = {
+    "XLA_FLAGS": "--xla_cpu_collective_call_terminate_timeout_seconds=180"}
+
+
+def native_crash(result):
+    """What native crash ended the subprocess `result`, or None: a
+    segmentation fault, or XLA:CPU's collective rendezvous timing out."""
+    if result.returncode == -signal.SIGSEGV:
+        return "a segmentation fault"
+    if result.returncode == -signal.SIGABRT and "rendezvous.cc" in (
+            result.stderr or ""):
+        return "XLA:CPU's collective rendezvous timing out"
+    return None

@@ -2,10 +2,11 @@
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import warnings
+
+from backends import native_crash
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 TINY = ["--override=num_layers=1", "--override=hidden_dim=32",
@@ -47,18 +48,19 @@ def run_recipe(name, *flags, check=True, env=None):
     TensorFlow 2.21 has crashed with a segmentation fault in one of its own
     threads during `fit`, rarely (in 2 of 6 runs of the whole suite here,
     in different tests; in none of 4 runs of the task and recipe tests
-    alone): a native crash, not a zoo error. A run that crashes so and
-    started a new model dir (no `--resume`) runs once more, from a clean
-    model dir, with a warning that says so.
+    alone), and XLA:CPU's collectives can time out on a CPU split into JAX
+    devices (`backends.XLA_CPU_PATIENCE`): native crashes, not zoo errors.
+    A run that crashes so and started a new model dir (no `--resume`) runs
+    once more, from a clean model dir, with a warning that says so.
     """
     model_dir = next((f.split("=", 1)[1] for f in flags
                       if f.startswith("--model_dir=")), None)
     new = model_dir is not None and not os.path.exists(model_dir)
     result = _run(name, flags, env or {})
-    if (result.returncode == -signal.SIGSEGV and new
+    crash = native_crash(result)
+    if (crash and new
             and not any(f.startswith("--resume") for f in flags)):
-        warnings.warn(f"{name} crashed with a segmentation fault inside "
-                      f"TensorFlow; running it once more:\n"
+        warnings.warn(f"{name} ended with {crash}; running it once more:\n"
                       f"{result.stderr[-2000:]}")
         shutil.rmtree(model_dir, ignore_errors=True)
         result = _run(name, flags, env or {})

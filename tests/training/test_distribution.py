@@ -11,11 +11,14 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
 from backends import ROOT
+from backends import XLA_CPU_PATIENCE
 from backends import backend_env
+from backends import native_crash
 from backends import require
 
 from zoo.models import Backbone
@@ -33,10 +36,17 @@ def train(tmp_path, backend, family, kind, devices):
     if key in RESULTS:  # one device is the reference of several tests
         return RESULTS[key]
     out = tmp_path / f"{backend}_{family}_{kind}_{devices}.npz"
-    env = {**backend_env(backend), "JAX_NUM_CPU_DEVICES": "2"}
-    result = subprocess.run(
-        [sys.executable, WORKER, family, kind, str(devices), str(out)],
-        capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    env = {**backend_env(backend), "JAX_NUM_CPU_DEVICES": "2",
+           **XLA_CPU_PATIENCE}
+    command = [sys.executable, WORKER, family, kind, str(devices), str(out)]
+    for attempt in range(2):  # a second time after a native crash only
+        result = subprocess.run(command, capture_output=True, text=True,
+                                timeout=600, env=env, cwd=ROOT)
+        crash = native_crash(result)
+        if not crash or attempt:
+            break
+        warnings.warn(f"The worker ended with {crash}; running it once "
+                      f"more:\n{result.stderr[-2000:]}")
     assert result.returncode == 0, result.stderr[-3000:]
     RESULTS[key] = dict(np.load(out))
     return RESULTS[key]

@@ -161,12 +161,13 @@ def test_bad_distribution_flags_stop_before_training(extra, message,
 @pytest.mark.parametrize("backend, first, then", [
     ("tensorflow", ["--distribution=mirrored", "--devices=2"], []),
     ("tensorflow", [], ["--distribution=mirrored", "--devices=2"]),
-    ("jax", [], ["--distribution=model_parallel"]),
+    ("jax", ["--distribution=data_parallel"], ["--distribution=model_parallel"]),
 ])
 def test_a_run_resumes_on_another_number_of_devices(backend, first, then,
                                                     text_file, tmp_path):
-    """Stopped at step 2 of 4 on one device count and resumed on another,
-    a run ends where an uninterrupted one-device run does. (Without
+    """Stopped at step 2 of 4 on one device count (or layout: 2 replicas,
+    then 1 replica with its weights sharded over 2 devices) and resumed on
+    another, a run ends where an uninterrupted one-device run does. (Without
     dropout on TensorFlow: under MirroredStrategy each replica draws its
     own dropout masks; JAX draws the global batch's, as one device.)"""
     env = jax(devices=2) if backend == "jax" else {}

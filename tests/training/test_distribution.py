@@ -174,7 +174,8 @@ def test_an_unreachable_coordinator_fails_naming_it():
 def test_each_process_gets_its_share_of_every_global_batch():
     """Of batches of 4, process 0 gets the first 2 examples of each and
     process 1 the last 2: together each example once, in one device's
-    order; a last, smaller batch goes to neither. A `map` after `batch`
+    order; a last, smaller batch goes to neither (nor, in one process, to
+    the devices, which must split every batch evenly). A `map` after `batch`
     (an unknown static batch size) splits the same way."""
     import tensorflow as tf
 
@@ -183,6 +184,9 @@ def test_each_process_gets_its_share_of_every_global_batch():
         shares = [[b.tolist() for b in distribution.split_batches(
             batches, 2, index).as_numpy_iterator()] for index in (0, 1)]
         assert shares == [[[0, 1], [4, 5]], [[2, 3], [6, 7]]]
+        alone = distribution.split_batches(batches, 1, 0)  # 2 devices
+        assert [b.tolist() for b in alone.as_numpy_iterator()] == [
+            [0, 1, 2, 3], [4, 5, 6, 7]]
     with pytest.raises(ValueError, match="Batches of 4 do not split between "
                                          "3 processes"):
         distribution.split_batches(tf.data.Dataset.range(8).batch(4), 3, 0)

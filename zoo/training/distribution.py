@@ -66,9 +66,11 @@ def cluster(coordinator=None, num_processes=None, process_id=None,
     for key, variable in ENVIRONMENT.items():
         if given[key] is None and os.environ.get(variable):
             given[key] = os.environ[variable]
-    if given["num_processes"] is None or int(given["num_processes"]) == 1:
+    if given["num_processes"] in (None, 1, "1"):
         return None
     count = int(given["num_processes"])
+    if count < 1:
+        raise ValueError(f"--num_processes={count}: give at least 1.")
     if given["coordinator"] is None or given["process_id"] is None:
         raise ValueError(
             f"{count} processes need the coordinator's address and this "
@@ -101,15 +103,15 @@ def check(kind, devices=None, mesh=None, processes=None):
             "KERAS_BACKEND=jax and --distribution=data_parallel.")
     wanted = BACKENDS.get(kind)
     if wanted and backend.name() != wanted:
-        other = {"tensorflow": "data_parallel (KERAS_BACKEND=jax)",
-                 "jax": "mirrored (KERAS_BACKEND=tensorflow)"}
-        hint = other.get(backend.name(), "none")
+        here = {"tensorflow": ", or --distribution=mirrored on TensorFlow",
+                "jax": ", or --distribution=data_parallel on JAX"}
         raise ValueError(
             f"--distribution={kind} runs on the {wanted} backend; this is "
             f"{backend.name()}"
             + (" (Keras 3.15's keras.distribution distributes nothing on "
                "TensorFlow)" if wanted == "jax" else "")
-            + f". Use --distribution={hint}.")
+            + f". Set KERAS_BACKEND={wanted}"
+            + here.get(backend.name(), "") + ".")
     if mesh is not None and kind != "model_parallel":
         raise ValueError("--mesh is for --distribution=model_parallel.")
     if processes is not None and kind not in ("data_parallel",
@@ -210,31 +212,43 @@ def use(kind, devices=None, mesh=None, processes=None):
             f"there are {len(found)} ({', '.join(found)}).")
     device_mesh = keras.distribution.DeviceMesh(
         (batch, model), ("batch", "model"), found)
-    keras.distribution.set_distribution(keras.distribution.ModelParallel(
+    keras.distribution.set_distribution(ModelParallel(
         layout_map=Backbone.get_layout_map(device_mesh),
         batch_dim_name="batch"))
     return batch
 
 
-class DataParallel(keras.distribution.DataParallel):
-    """`keras.distribution.DataParallel` that splits a dataset between the
-    processes by whole global batches (`split_batches`), also a dataset
-    whose batch size Keras cannot infer (a `map` after `batch`)."""
+class SplitsGlobalBatches:
+    """A `keras.distribution.Distribution` that gives each process whole
+    shares of whole global batches (`split_batches`): also for a dataset
+    whose batch size Keras cannot infer (a `map` after `batch`), and
+    without the last, smaller batch, which JAX cannot split evenly across
+    the mesh's batch axis."""
 
     def distribute_dataset(self, dataset):
         import jax
 
-        if jax.process_count() == 1:
+        mesh = self.device_mesh
+        shards = mesh.shape[list(mesh.axis_names).index(self.batch_dim_name)]
+        if shards == 1:
             return dataset
         return split_batches(dataset, jax.process_count(), jax.process_index())
+
+
+class DataParallel(SplitsGlobalBatches, keras.distribution.DataParallel):
+    """`keras.distribution.DataParallel` that splits datasets so."""
+
+
+class ModelParallel(SplitsGlobalBatches, keras.distribution.ModelParallel):
+    """`keras.distribution.ModelParallel` that splits datasets so."""
 
 
 def split_batches(dataset, count, index):
     """Process `index`'s share of every global batch of `dataset`, of
     `count` processes: its `1/count` consecutive examples, as Keras' own
     auto-sharding gives. A last batch smaller than the others is left out
-    (every process must get an equal share), so validation with several
-    processes may see up to one batch less than with one."""
+    (every process and device must get an equal share), so validation on
+    several devices may see up to one batch less than on one."""
     import tensorflow as tf
 
     size = tf.nest.flatten(dataset.element_spec)[0].shape[0]
@@ -247,8 +261,10 @@ def split_batches(dataset, count, index):
     def full(*batch):
         return tf.shape(tf.nest.flatten(batch)[0])[0] == size
 
-    return (dataset.filter(full).rebatch(size // count)
-            .shard(count, index).prefetch(tf.data.AUTOTUNE))
+    dataset = dataset.filter(full)
+    if count > 1:
+        dataset = dataset.rebatch(size // count).shard(count, index)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def _mirrored(devices):

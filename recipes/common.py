@@ -194,8 +194,10 @@ def mesh():
 
 def processes():
     """The `distribution.Cluster` of a multi-process run, or None."""
-    return distribution.cluster(FLAGS.coordinator_address, FLAGS.num_processes,
-                                FLAGS.process_id, FLAGS.coordinator_timeout)
+    return distribution.cluster(
+        FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
+        FLAGS.coordinator_timeout,
+        launchers=FLAGS.distribution == "data_parallel")
 
 
 def corpus():

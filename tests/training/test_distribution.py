@@ -148,6 +148,18 @@ def test_a_multi_process_setup_is_read_from_flags_or_the_environment(
         distribution.cluster(process_id=2)
 
 
+def test_a_slurm_or_mpi_job_is_a_cluster_for_data_parallel(monkeypatch):
+    for variable in distribution.ENVIRONMENT.values():
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    monkeypatch.setenv("SLURM_PROCID", "3")
+    assert distribution.cluster() is None  # not asked to look
+    assert distribution.cluster(launchers=True) == (
+        distribution.Cluster(None, 4, 3, 300))
+    monkeypatch.setenv("SLURM_NTASKS", "1")
+    assert distribution.cluster(launchers=True) is None
+
+
 def test_what_several_processes_cannot_run_is_refused():
     processes = distribution.Cluster("h:1", 2, 0, 300)
     with pytest.raises(ValueError, match="need --distribution=data_parallel"):

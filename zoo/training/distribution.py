@@ -18,7 +18,8 @@ averages the loss over the global batch's tokens, so that N devices take
 the steps one device takes.
 
 Several processes (JAX): `Cluster` says where the coordinator is, how many
-processes there are and which one this is. `connect` joins them with
+processes there are and which one this is (flags, Keras' environment
+variables, or a SLURM or Open MPI job's). `connect` joins them with
 `jax.distributed.initialize`, which `keras.distribution.initialize` calls
 without a time limit; here a process that cannot reach the coordinator,
 or whose peers stop answering, fails after a bounded wait.
@@ -57,15 +58,29 @@ ENVIRONMENT = {"coordinator": "KERAS_DISTRIBUTION_JOB_ADDRESSES",
                "process_id": "KERAS_DISTRIBUTION_PROCESS_ID"}
 
 
+# (process count, process id) of the launchers whose coordinator
+# `jax.distributed.initialize` finds by itself (from the node list, the
+# MPI URI).
+LAUNCHERS = {"SLURM": ("SLURM_NTASKS", "SLURM_PROCID"),
+             "Open MPI": ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK")}
+
+
 def cluster(coordinator=None, num_processes=None, process_id=None,
-            timeout=300):
+            timeout=300, launchers=False):
     """The `Cluster` the arguments describe, each falling back to its
-    `ENVIRONMENT` variable; None for a single process."""
+    `ENVIRONMENT` variable; None for a single process. With `launchers`,
+    a task of a SLURM or Open MPI job of several tasks, given none of
+    them, is that job's process (its coordinator left to JAX)."""
     given = {"coordinator": coordinator, "num_processes": num_processes,
              "process_id": process_id}
     for key, variable in ENVIRONMENT.items():
         if given[key] is None and os.environ.get(variable):
             given[key] = os.environ[variable]
+    if launchers and all(value is None for value in given.values()):
+        for count, index in LAUNCHERS.values():
+            if int(os.environ.get(count) or 1) > 1:
+                return Cluster(None, int(os.environ[count]),
+                               int(os.environ[index]), timeout)
     if given["num_processes"] in (None, 1, "1"):
         return None
     count = int(given["num_processes"])
@@ -140,12 +155,14 @@ def connect(processes):
     """
     import jax
 
-    host, _, port = processes.coordinator.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"--coordinator_address={processes.coordinator!r} "
-                         "is not HOST:PORT.")
-    if processes.process_id > 0:
-        wait_for_coordinator(host, int(port), processes.timeout)
+    if processes.coordinator is not None:  # else a launcher's, found by JAX
+        host, _, port = processes.coordinator.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(
+                f"--coordinator_address={processes.coordinator!r} is not "
+                "HOST:PORT.")
+        if processes.process_id > 0:
+            wait_for_coordinator(host, int(port), processes.timeout)
     jax.distributed.initialize(
         coordinator_address=processes.coordinator,
         num_processes=processes.num_processes,

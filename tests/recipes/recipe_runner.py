@@ -49,20 +49,23 @@ def run_recipe(name, *flags, check=True, env=None):
     threads during `fit`, rarely (in 2 of 6 runs of the whole suite here,
     in different tests; in none of 4 runs of the task and recipe tests
     alone), and XLA:CPU's collectives can time out on a CPU split into JAX
-    devices (`backends.XLA_CPU_PATIENCE`): native crashes, not zoo errors.
-    A run that crashes so and started a new model dir (no `--resume`) runs
-    once more, from a clean model dir, with a warning that says so.
+    devices (see `backends.native_crash`): native crashes, not zoo errors.
+    A run that crashes so runs once more, with a warning that says so: a
+    run that started a new model dir from a clean one; a `--resume` run
+    from its checkpoint (written whole or not at all), which the collective
+    timeout, in a step, leaves as it found it.
     """
     model_dir = next((f.split("=", 1)[1] for f in flags
                       if f.startswith("--model_dir=")), None)
     new = model_dir is not None and not os.path.exists(model_dir)
+    resume = any(f.startswith("--resume") for f in flags)
     result = _run(name, flags, env or {})
     crash = native_crash(result)
-    if (crash and new
-            and not any(f.startswith("--resume") for f in flags)):
+    if crash and ((new and not resume) or (resume and "rendezvous" in crash)):
         warnings.warn(f"{name} ended with {crash}; running it once more:\n"
                       f"{result.stderr[-2000:]}")
-        shutil.rmtree(model_dir, ignore_errors=True)
+        if not resume:
+            shutil.rmtree(model_dir, ignore_errors=True)
         result = _run(name, flags, env or {})
     if check and result.returncode != 0:
         raise AssertionError(f"{name} failed:\n{result.stderr[-4000:]}")

@@ -11,7 +11,6 @@ import time
 import keras
 import numpy as np
 import pytest
-from backends import XLA_CPU_PATIENCE
 from recipe_runner import PRETRAINING
 from recipe_runner import command
 from recipe_runner import environment
@@ -25,7 +24,7 @@ FLAGS = ["--batch_size=4", "--steps=4", "--checkpoint_every=2",
 
 def jax(devices=1):
     return {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
-            "JAX_NUM_CPU_DEVICES": str(devices), **XLA_CPU_PATIENCE}
+            "JAX_NUM_CPU_DEVICES": str(devices)}
 
 
 def free_port():

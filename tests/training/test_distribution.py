@@ -16,7 +16,6 @@ import warnings
 import numpy as np
 import pytest
 from backends import ROOT
-from backends import XLA_CPU_PATIENCE
 from backends import backend_env
 from backends import native_crash
 from backends import require
@@ -36,8 +35,7 @@ def train(tmp_path, backend, family, kind, devices):
     if key in RESULTS:  # one device is the reference of several tests
         return RESULTS[key]
     out = tmp_path / f"{backend}_{family}_{kind}_{devices}.npz"
-    env = {**backend_env(backend), "JAX_NUM_CPU_DEVICES": "2",
-           **XLA_CPU_PATIENCE}
+    env = {**backend_env(backend), "JAX_NUM_CPU_DEVICES": "2"}
     command = [sys.executable, WORKER, family, kind, str(devices), str(out)]
     for attempt in range(2):  # a second time after a native crash only
         result = subprocess.run(command, capture_output=True, text=True,

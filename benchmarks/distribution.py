@@ -19,8 +19,10 @@ devices), with the recipes' AdamW (weight decay, norm clipping), and
 "vs one device" compares a row with the one-device row of its backend
 compiled the same way (mirrored with XLA off). Bytes
 communicated per step: on JAX, measured from the compiled step (the
-operand sizes of its all-reduce, all-gather, reduce-scatter, all-to-all
-and collective-permute ops); on TensorFlow, counted from the code (Keras
+result sizes of its all-reduce, all-gather, reduce-scatter, all-to-all
+and collective-permute ops; an asynchronous all-gather's or
+collective-permute's "-start" result, which also holds its operand,
+would count both); on TensorFlow, counted from the code (Keras
 all-reduces every gradient, and `optimizers.AdamW` all-reduces them once
 more to clip by the norm of their sum). A ring all-reduce of B bytes over
 N devices sends 2(N-1)/N x B from each device.

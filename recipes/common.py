@@ -152,6 +152,10 @@ def start(recipe_name):
     dir."""
     run.check_intervals(FLAGS.steps, FLAGS.checkpoint_every, FLAGS.eval_every,
                         FLAGS.stop_after)
+    if FLAGS.distribution == "mirrored" and FLAGS.gradient_accumulation > 1:
+        raise ValueError(  # Keras would clip each replica's share alone
+            "--gradient_accumulation is not supported with "
+            "--distribution=mirrored; give a larger --batch_size instead.")
     # First: TensorFlow's devices can be set up only before it runs.
     replicas = distribution.use(FLAGS.distribution, FLAGS.devices, mesh(),
                                 processes())
@@ -221,6 +225,11 @@ def tokenizer(model_dir, train_documents):
         FLAGS.tokenizer, train_documents, FLAGS.vocabulary_size, FLAGS.lowercase
     )
     tokenizers.save_tokenizer(result, directory)
+    # Each process of a multi-process run trains its own: they must agree.
+    distribution.check_same_everywhere("\n".join(
+        open(os.path.join(directory, name), encoding="utf-8",
+             errors="replace").read()
+        for name in sorted(os.listdir(directory))), "tokenizer")
     return result
 
 

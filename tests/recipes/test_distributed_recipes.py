@@ -83,7 +83,8 @@ def finish(tmp_path, running, timeout=300):
 
 def test_two_jax_processes_train_as_one_process(text_file, tmp_path):
     """Both processes end with the same weights (bit for bit), those of a
-    run in one process; only process 0 writes the model dir."""
+    run in one process; only process 0 writes the model dir, which exports
+    as any other."""
     flags = [f"--train_files={text_file}", *FLAGS]
     one = str(tmp_path / "one")
     run_recipe("gpt_pretrain", f"--model_dir={one}", *flags, env=jax())
@@ -96,7 +97,19 @@ def test_two_jax_processes_train_as_one_process(text_file, tmp_path):
     assert digests[0] == digests[1]
     private = re.search(r"Process 1 writes to its own (\S+);", results[1][2])
     assert private and not os.path.exists(private.group(1))
+    flags_file = open(os.path.join(two, "flags.txt")).read()
+    assert "--process_id=0" in flags_file  # not overwritten by process 1
     assert_same_weights(weights(two), weights(one))
+
+    # It exports as any run does (on TensorFlow), and the export generates.
+    import tensorflow as tf
+
+    export_dir = str(tmp_path / "export")
+    run_recipe("export", f"--model_dir={two}", f"--export_dir={export_dir}")
+    served = tf.saved_model.load(export_dir).signatures["generate"]
+    text = served(prompt=tf.constant(["The "]),
+                  max_new_tokens=tf.constant(4))["text"].numpy()[0]
+    assert text.decode().startswith("The ")
 
 
 def test_a_killed_process_ends_the_others(text_file, tmp_path):
@@ -145,6 +158,8 @@ def test_processes_given_different_flags_refuse_to_train(text_file,
       "--coordinator_address=localhost:1"], "--process_id"),
     (["--distribution=data_parallel", "--batch_size=3"],
      "--batch_size=3 does not split across 2 replicas"),
+    (["--distribution=mirrored", "--gradient_accumulation=2"],
+     "--gradient_accumulation is not supported with --distribution=mirrored"),
 ])
 def test_bad_distribution_flags_stop_before_training(extra, message,
                                                      text_file, tmp_path):

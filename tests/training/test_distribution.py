@@ -144,6 +144,15 @@ def test_a_multi_process_setup_is_read_from_flags_or_the_environment(
     with pytest.raises(ValueError, match="--process_id=2 must be between 0 "
                                          "and 1"):
         distribution.cluster(process_id=2)
+    monkeypatch.delenv("KERAS_DISTRIBUTION_NUM_PROCESSES")
+    monkeypatch.delenv("KERAS_DISTRIBUTION_PROCESS_ID")
+    with pytest.raises(ValueError, match="--coordinator_address was given "
+                                         "for a run of one process"):
+        distribution.cluster()
+    monkeypatch.delenv("KERAS_DISTRIBUTION_JOB_ADDRESSES")
+    with pytest.raises(ValueError, match="--process_id was given for a run "
+                                         "of one process"):
+        distribution.cluster(process_id=1)
 
 
 def test_a_slurm_or_mpi_job_is_a_cluster_for_data_parallel(monkeypatch):
@@ -167,6 +176,8 @@ def test_what_several_processes_cannot_run_is_refused():
             distribution.check("model_parallel", processes=processes)
     with pytest.raises(ValueError, match="--mesh is for"):
         distribution.check("none", mesh=(1, 2))
+    with pytest.raises(ValueError, match="--devices is for"):
+        distribution.check("none", devices=2)
 
 
 def test_an_unreachable_coordinator_fails_naming_it():

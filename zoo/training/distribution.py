@@ -82,6 +82,13 @@ def cluster(coordinator=None, num_processes=None, process_id=None,
                 return Cluster(None, int(os.environ[count]),
                                int(os.environ[index]), timeout)
     if given["num_processes"] in (None, 1, "1"):
+        alone = [key for key in ("coordinator", "process_id")
+                 if given[key] not in (None, 0, "0")]
+        if alone and given["num_processes"] is None:
+            raise ValueError(
+                f"--{alone[0].replace('coordinator', 'coordinator_address')} "
+                "was given for a run of one process: give --num_processes "
+                "(or KERAS_DISTRIBUTION_NUM_PROCESSES) too.")
         return None
     count = int(given["num_processes"])
     if count < 1:
@@ -140,6 +147,9 @@ def check(kind, devices=None, mesh=None, processes=None):
             "--distribution=model_parallel runs in one process: saving a "
             "checkpoint needs every shard of a weight in the process that "
             "writes it. Use data_parallel across processes.")
+    if devices is not None and kind == "none":
+        raise ValueError("--devices is for --distribution=mirrored, "
+                         "data_parallel or model_parallel.")
     if processes is not None and devices is not None:
         raise ValueError("--devices counts one process's devices; with "
                          "several processes every device takes part.")
@@ -336,9 +346,10 @@ def process_index():
     return 0
 
 
-def check_same_everywhere(text):
+def check_same_everywhere(text, what="flags"):
     """Raise in every process unless all processes passed the same `text`
-    (their flags, say): processes that disagree would train apart."""
+    (their flags, their tokenizer's files): processes that disagree would
+    train apart."""
     if backend.name() != "jax":
         return
     import jax
@@ -353,9 +364,10 @@ def check_same_everywhere(text):
     differ = [i for i, row in enumerate(everyone) if (row != mine).any()]
     if differ:
         raise ValueError(
-            f"Process {jax.process_index()} was started with other flags "
-            f"than process(es) {differ}: every process of a run must be "
-            "given the same flags (apart from --process_id).")
+            f"Process {jax.process_index()} has other {what} than "
+            f"process(es) {differ}: every process of a run must be given "
+            f"the same {what}"
+            + (" (apart from --process_id)." if what == "flags" else "."))
 
 
 def compile_arguments(kind, jit_compile, steps_per_execution):

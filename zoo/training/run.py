@@ -89,9 +89,14 @@ def private_model_dir(model_dir, resume):
     a run but must not write `model_dir` (every process but 0 of a
     multi-process run). To resume, it starts as a copy of `model_dir`, so
     that every process reads the same checkpoint."""
+    if resume and not os.path.isdir(model_dir):
+        raise ValueError(
+            f"--resume: this process cannot see {model_dir}; every process "
+            "of a run reads its checkpoint, so it must be on a file system "
+            "they all see.")
     directory = tempfile.mkdtemp(prefix="zoo_process_")
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
-    if resume and os.path.isdir(model_dir):
+    if resume:
         shutil.copytree(model_dir, directory, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("logs"))
     return directory

@@ -147,7 +147,7 @@ def check(kind, devices=None, mesh=None, processes=None):
             "--distribution=model_parallel runs in one process: saving a "
             "checkpoint needs every shard of a weight in the process that "
             "writes it. Use data_parallel across processes.")
-    if devices is not None and kind == "none":
+    if devices is not None and devices > 1 and kind == "none":
         raise ValueError("--devices is for --distribution=mirrored, "
                          "data_parallel or model_parallel.")
     if processes is not None and devices is not None:

@@ -2,7 +2,7 @@
 Python (devices must be set up before the backend starts); writes the
 trained weights to an `.npz` file.
 
-    python tests/distribution_worker.py FAMILY DISTRIBUTION DEVICES OUT
+    python tests/distribution_worker.py FAMILY DISTRIBUTION DEVICES OUT [OPTIMIZER]
 
 FAMILY is gpt, bert or transformer; DISTRIBUTION one of
 `zoo.training.distribution.KINDS` (`model_parallel` on a (1, DEVICES)
@@ -11,8 +11,9 @@ mesh); DEVICES how many devices to use. Besides the weights, OUT holds
 
 The data are 8 sequences of different lengths (so the replicas see
 different numbers of real tokens) in global batches of 4, without
-dropout, with the recipes' AdamW (weight decay, norm clipping), so that
-any number of devices must give the same weights.
+dropout, with the recipes' AdamW (weight decay, norm clipping), or with
+plain SGD (OPTIMIZER `sgd`, after OUT), so that any number of devices must
+give the same weights. OUT also holds `history:loss`, the epochs' losses.
 """
 
 import contextlib
@@ -62,7 +63,7 @@ def model(family):
     return Seq2SeqLM(Transformer.from_preset("transformer_small", **SIZES))
 
 
-def main(family, kind, devices, out):
+def main(family, kind, devices, out, optimizer="adamw"):
     """Mirrored and model_parallel are set up as a Keras user would (a
     strategy's scope, `set_distribution` with the backbone's layout map);
     data_parallel through `zoo.training.distribution.use`."""
@@ -90,15 +91,20 @@ def main(family, kind, devices, out):
         task = model(family)
         x, y = data(family)
         task(x)  # builds the weights, which the optimizer sorts for decay
-        optimizer = optimizers.adamw(task, 1e-3, clipnorm=0.1)  # clipping on
+        if optimizer == "sgd":  # plain steps: any error of scale shows
+            optimizer = keras.optimizers.SGD(0.1)
+        else:
+            optimizer = optimizers.adamw(task, 1e-3, clipnorm=0.1)  # clipped
         task.compile(optimizer=optimizer, jit_compile=False)
-    task.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    history = task.fit(x, y, batch_size=4, epochs=2, shuffle=False,
+                       verbose=0).history
     shardings = {f"sharding:{w.path}": str(w.value.sharding.spec)
                  for w in task.weights
                  if hasattr(getattr(w.value, "sharding", None), "spec")}
-    np.savez(out, replicas=replicas, **shardings, **{
+    np.savez(out, replicas=replicas, **shardings,
+             **{"history:loss": np.array(history["loss"])}, **{
         w.path: keras.ops.convert_to_numpy(w) for w in task.weights})
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), *sys.argv[4:])

@@ -27,16 +27,17 @@ WORKER = os.path.join(ROOT, "tests", "distribution_worker.py")
 FAMILIES = ["gpt", "bert", "transformer"]
 
 
-def train(tmp_path, backend, family, kind, devices):
-    """The weights after a few steps (and `replicas`, and under JAX the
-    `sharding:PATH` of each), as a dict."""
+def train(tmp_path, backend, family, kind, devices, optimizer="adamw"):
+    """The weights after a few steps (and `replicas`, `history:loss`, and
+    under JAX the `sharding:PATH` of each), as a dict."""
     require(backend)
-    key = (backend, family, kind, devices)
+    key = (backend, family, kind, devices, optimizer)
     if key in RESULTS:  # one device is the reference of several tests
         return RESULTS[key]
-    out = tmp_path / f"{backend}_{family}_{kind}_{devices}.npz"
+    out = tmp_path / f"{backend}_{family}_{kind}_{devices}_{optimizer}.npz"
     env = {**backend_env(backend), "JAX_NUM_CPU_DEVICES": "2"}
-    command = [sys.executable, WORKER, family, kind, str(devices), str(out)]
+    command = [sys.executable, WORKER, family, kind, str(devices), str(out),
+               optimizer]
     for attempt in range(2):  # a second time after a native crash only
         result = subprocess.run(command, capture_output=True, text=True,
                                 timeout=600, env=env, cwd=ROOT)
@@ -77,6 +78,21 @@ def test_two_data_parallel_devices_equal_one_device(backend, kind, family,
     two = train(tmp_path, backend, family, kind, 2)
     assert int(two["replicas"]) == 2
     assert_same_weights(two, one)
+
+
+@pytest.mark.parametrize("backend, kind", [("tensorflow", "mirrored"),
+                                           ("jax", "data_parallel")])
+def test_two_devices_take_one_devices_sgd_steps_and_losses(backend, kind,
+                                                          tmp_path):
+    """With plain SGD, unclipped, a gradient or loss off by any factor
+    (say, averaged per replica instead of over the global batch) would
+    change the weights; Adam with clipping would hide it. The losses Keras
+    reports are one device's too."""
+    one = train(tmp_path, backend, "gpt", "none", 1, "sgd")
+    two = train(tmp_path, backend, "gpt", kind, 2, "sgd")
+    assert_same_weights(two, one)
+    np.testing.assert_allclose(two["history:loss"], one["history:loss"],
+                               atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -82,7 +82,7 @@ class Backbone(keras.Model):
     # projection back by its input rows, so each device computes whole
     # heads (when num_heads divides) and one all-reduce joins each block.
     # Embeddings are split along the hidden axis, which every preset's
-    # width divides (GPT-2's vocabulary of 50,257 divides nothing).
+    # width divides (GPT-2's vocabulary of 50,257 is odd).
     SHARDED = {
         ".*/(query|key|value)/kernel": (None, "model"),  # (D, H·d_k)
         ".*/(query|key|value)/bias": ("model",),  # (H·d_k,)

@@ -20,9 +20,10 @@ the steps one device takes.
 Several processes (JAX): `Cluster` says where the coordinator is, how many
 processes there are and which one this is (flags, Keras' environment
 variables, or a SLURM or Open MPI job's). `connect` joins them with
-`jax.distributed.initialize`, which `keras.distribution.initialize` calls
-without a time limit; here a process that cannot reach the coordinator,
-or whose peers stop answering, fails after a bounded wait.
+`jax.distributed.initialize`, as `keras.distribution.initialize` does but
+with the zoo's limits: a process that cannot reach the coordinator fails
+after `--coordinator_timeout` naming it, and one whose peers stop
+answering after 10 s.
 
 Refused with a clear error, before anything is built: `mirrored` on
 another backend; `data_parallel` and `model_parallel` on TensorFlow, where

@@ -36,8 +36,9 @@ def backend_env(backend):
 # XLA:CPU ends a process whose devices do not all reach a collective in
 # time (40 s). With a CPU split into 2 JAX devices and another busy process
 # on the same 2 cores, that ended the Transformer worker's data_parallel
-# run in about 1 of 10 runs here, also with a 180 s limit or single-threaded
-# Eigen (a hang, not slowness), and in none of 10 runs alone.
+# run in about 1 of 10 runs here (3 of 16 beside another such worker),
+# also with a 180 s limit or single-threaded Eigen (a hang, not slowness),
+# and in none of 10 runs alone.
 
 
 def native_crash(result):

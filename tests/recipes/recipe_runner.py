@@ -50,7 +50,7 @@ def run_recipe(name, *flags, check=True, env=None):
     in different tests; in none of 4 runs of the task and recipe tests
     alone), and XLA:CPU's collectives can time out on a CPU split into JAX
     devices (see `backends.native_crash`): native crashes, not zoo errors.
-    A run that crashes so runs once more, with a warning that says so: a
+    A run that crashes so runs again (up to twice), with a warning: a
     run that started a new model dir from a clean one; a `--resume` run
     from its checkpoint (written whole or not at all), which the collective
     timeout, in a step, leaves as it found it.
@@ -60,9 +60,12 @@ def run_recipe(name, *flags, check=True, env=None):
     new = model_dir is not None and not os.path.exists(model_dir)
     resume = any(f.startswith("--resume") for f in flags)
     result = _run(name, flags, env or {})
-    crash = native_crash(result)
-    if crash and ((new and not resume) or (resume and "rendezvous" in crash)):
-        warnings.warn(f"{name} ended with {crash}; running it once more:\n"
+    for _ in range(2):
+        crash = native_crash(result)
+        if not crash or not ((new and not resume)
+                             or (resume and "rendezvous" in crash)):
+            break
+        warnings.warn(f"{name} ended with {crash}; running it again:\n"
                       f"{result.stderr[-2000:]}")
         if not resume:
             shutil.rmtree(model_dir, ignore_errors=True)

@@ -1,0 +1,5 @@
+"""Bad-input cases: python (see tests/bad_inputs/table.py)."""
+
+from tests.bad_inputs.table import Case
+
+CASES = []

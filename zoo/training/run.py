@@ -5,18 +5,20 @@ A model dir written by a recipe holds
     run.json              what was trained (recipe, architecture, tokenizer)
     flags.txt             the resolved flags (reusable with --flagfile)
     tokenizer/            the tokenizer (see zoo.data.tokenizers)
-    checkpoints/          the last good checkpoint: weights + optimizer state
+    checkpoints/          the last good checkpoint: weights, optimizer
+                          state, random-seed states, data position
     logs/                 TensorBoard logs
     metrics.json          final training and validation loss, tokens/s
     model.keras           the final task, tokenizer included
 
 Training runs in "epochs" of `checkpoint_every` steps: the checkpoint is
 written at the end of each, so a run interrupted at any point resumes from
-the last multiple of `checkpoint_every`, with the optimizer state and the
-learning-rate schedule where they were. Files are written to a temporary
-name and renamed into place, so a failed or interrupted run never leaves a
+the last multiple of `checkpoint_every` exactly where it was (optimizer,
+learning-rate schedule, dropout's random state, data position), and ends
+with the weights an uninterrupted run ends with. Every file is written
+whole or not at all (`zoo.files`): a failed or killed run never leaves a
 half-written checkpoint or model, and never replaces a good one with a
-NaN-poisoned one.
+NaN-poisoned one. docs/reliability.md has the guarantees.
 """
 
 import atexit
@@ -30,15 +32,14 @@ import time
 
 import keras
 import numpy as np
+import safetensors.numpy
+
+from zoo import files
 
 
 def write_json(path, value):
     """Write `value` as JSON to `path` atomically."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as file:
-        json.dump(value, file, indent=2, sort_keys=True)
-        file.write("\n")
-    os.replace(temporary, path)
+    files.write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
 def read_json(path):
@@ -117,40 +118,154 @@ def optimizer_step(model):
 
 
 class Checkpoint:
-    """The last good weights + optimizer state of a run, in `directory`."""
+    """The last good state of a run, in `directory`, committed as one unit.
+
+    Each checkpoint is a directory `step-00000500/` holding
+
+        variables.safetensors   every variable of the task and of its
+                                optimizer, in order, named "00007/<path>":
+                                weights, optimizer moments and step, and
+                                the dropout layers' random-seed states
+        state.json              the step, the batches read so far, the
+                                training loss, the number of variables
+
+    It is written into a staging directory and renamed into place in one
+    `os.rename`, so a reader sees a whole checkpoint or none; only then is
+    the previous one deleted. The data's random draws (shuffling, window
+    offsets, masks, span corruption) are functions of `--seed` and the
+    batches read, so these files are the run's whole state.
+    """
+
+    VARIABLES = "variables.safetensors"
+    STATE = "state.json"
 
     def __init__(self, directory):
         self.directory = directory
-        self.path = os.path.join(directory, "checkpoint.weights.h5")
+
+    def latest(self):
+        """The newest whole checkpoint's directory, or None."""
+        if not os.path.isdir(self.directory):
+            return None
+        if os.path.exists(os.path.join(self.directory,
+                                       "checkpoint.weights.h5")):
+            raise ValueError(
+                f"{self.directory} holds a checkpoint in an older zoo "
+                "format (checkpoint.weights.h5), which cannot be resumed "
+                "exactly; start a new --model_dir.")
+        steps = sorted(name for name in os.listdir(self.directory)
+                       if name.startswith("step-"))
+        return os.path.join(self.directory, steps[-1]) if steps else None
 
     def exists(self):
-        return os.path.exists(self.path)
+        return self.latest() is not None
 
-    def save(self, model):
-        os.makedirs(self.directory, exist_ok=True)
-        temporary = os.path.join(self.directory, "partial.weights.h5")
-        model.save_weights(temporary)
-        os.replace(temporary, self.path)
+    def state(self):
+        """The newest checkpoint's state.json (`{}` if none)."""
+        latest = self.latest()
+        return read_json(os.path.join(latest, self.STATE)) if latest else {}
+
+    def save(self, model, **extra):
+        """Commit `model`'s variables and its optimizer's as step N."""
         step = optimizer_step(model)
-        write_json(os.path.join(self.directory, "checkpoint.json"),
-                   {"step": step})
+        target = os.path.join(self.directory, f"step-{step:08d}")
+        kept = self.latest()
+        staging = files.staging_directory(target)
+        try:
+            names, arrays = _variables(model)
+            safetensors.numpy.save_file(
+                dict(zip(names, arrays)), os.path.join(staging, "variables"))
+            files.write_point("checkpoint:partial", partial_file=os.path.join(
+                staging, "variables"))
+            os.rename(os.path.join(staging, "variables"),
+                      os.path.join(staging, self.VARIABLES))
+            files.write_text(os.path.join(staging, self.STATE), json.dumps(
+                {"step": step, "batches_read": step, "variables": len(names),
+                 **extra}, indent=2, sort_keys=True) + "\n")
+            files.sync_tree(staging)
+            files.write_point("checkpoint:complete")
+            if os.path.exists(target):  # the same step, saved again
+                shutil.rmtree(target)
+            os.rename(staging, target)
+        except BaseException as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not isinstance(error, Exception):
+                raise
+            kept = (f"the checkpoint of {kept} is kept" if kept
+                    else "no earlier checkpoint exists")
+            raise CheckpointWriteError(
+                f"Could not write the checkpoint of step {step} to {target}: "
+                f"{getattr(error, 'strerror', None) or error}; {kept}. Free "
+                "space (or fix the file system) and continue with --resume."
+            ) from error
+        files.write_point("checkpoint:placed")
+        for name in os.listdir(self.directory):  # older steps, leftovers
+            path = os.path.join(self.directory, name)
+            if path != target:
+                shutil.rmtree(path, ignore_errors=True)
         return step
 
     def restore(self, model):
-        """Load the checkpoint into `model` (and its optimizer); its step."""
-        if not self.exists():
-            return 0
+        """Load the newest checkpoint into `model` and its optimizer;
+        returns its state (`{}` when there is none)."""
+        latest = self.latest()
+        if latest is None:
+            return {}
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
+        path = os.path.join(latest, self.VARIABLES)
         try:
-            model.load_weights(self.path)
-        except ValueError as error:
-            raise ValueError(
-                f"The checkpoint {self.path} does not fit this model: "
-                f"{error}. It was written by a different architecture or "
-                "vocabulary; use a new --model_dir."
-            ) from None
-        return optimizer_step(model)
+            saved = safetensors.numpy.load_file(path)
+            state = read_json(os.path.join(latest, self.STATE))
+        except Exception as error:
+            raise ValueError(f"The checkpoint {latest} is corrupt ({error}); "
+                             "it cannot be resumed.") from None
+        names, variables = _variables(model, values=False)
+        check_fits(sorted(saved), names, {k: v.shape for k, v in saved.items()},
+                   variables, latest)
+        for name, variable in zip(sorted(saved), variables):  # by position
+            variable.assign(saved[name])
+        return state
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written; the previous one is intact."""
+
+    def __str__(self):
+        return self.args[0]
+
+
+def _variables(model, values=True):
+    """`(names, arrays)` of the task's variables (weights and random-seed
+    states) then its optimizer's, in order; `values=False`: the variables."""
+    variables = list(model.variables) + list(model.optimizer.variables)
+    names = [f"{i:05d}/{v.path}" for i, v in enumerate(variables)]
+    if not values:
+        return names, variables
+    return names, [np.array(keras.ops.convert_to_numpy(v), order="C")
+                   for v in variables]
+
+
+def check_fits(saved_names, names, saved_shapes, variables, path):
+    """Refuse a checkpoint whose variables differ from the model's in
+    count, order or shape, listing the differences."""
+    saved_names = sorted(saved_names)  # "00007/..." sorts by position
+    problems = []
+    if len(saved_names) != len(names):
+        problems.append(f"it has {len(saved_names)} variables, this model "
+                        f"{len(names)}")
+    for i, (saved, name) in enumerate(zip(saved_names, names)):
+        shape = tuple(saved_shapes[saved])
+        if shape != tuple(variables[i].shape):
+            problems.append(f"{saved.split('/', 1)[1]} {shape} there, "
+                            f"{name.split('/', 1)[1]} "
+                            f"{tuple(variables[i].shape)} here")
+    if problems:
+        shown = "; ".join(problems[:8]) + (
+            f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
+        raise ValueError(
+            f"The checkpoint {path} does not fit this model: {shown}. It was "
+            "written by a different architecture or vocabulary; use a new "
+            "--model_dir. (The checkpoint is left as it is.)")
 
 
 class CheckpointAndGuard(keras.callbacks.Callback):
@@ -179,7 +294,9 @@ class CheckpointAndGuard(keras.callbacks.Callback):
             )
 
     def on_epoch_end(self, epoch, logs=None):
-        self.saved_step = self.checkpoint.save(self.model)
+        loss = (logs or {}).get("loss")
+        self.saved_step = self.checkpoint.save(
+            self.model, train_loss=None if loss is None else float(loss))
 
 
 def train(task, train_data, validation_data, *, model_dir, steps,
@@ -208,7 +325,12 @@ def train(task, train_data, validation_data, *, model_dir, steps,
         inputs = keras.utils.unpack_x_y_sample_weight(
             next(iter(validation_data)))[0]
         task(inputs)
-    start = checkpoint.restore(task)
+    state = checkpoint.restore(task)
+    start = state.get("step", 0)
+    if state and state["step"] != optimizer_step(task):
+        raise ValueError(f"The checkpoint in {checkpoint.directory} is "
+                         f"inconsistent: state.json says step {state['step']}"
+                         f", its optimizer {optimizer_step(task)}.")
     epochs = steps // checkpoint_every
     end = min(steps, stop_after or steps)
     if eval_every:
@@ -241,7 +363,7 @@ def train(task, train_data, validation_data, *, model_dir, steps,
     metrics = {
         "steps": max(end, start),
         "resumed_from_step": start,
-        "train_loss": _last(history.get("loss")),
+        "train_loss": _last(history.get("loss") or [state.get("train_loss")]),
         "validation_loss": float(validation["loss"]),
         "validation": {k: float(v) for k, v in validation.items()},
         "train_seconds": round(seconds, 2),
@@ -265,9 +387,10 @@ def weights_digest(model):
 
 
 def resumed_step(model_dir):
-    """The step a run in `model_dir` resumes from (0 for a new run)."""
-    path = os.path.join(model_dir, "checkpoints", "checkpoint.json")
-    return read_json(path)["step"] if os.path.exists(path) else 0
+    """The batches a run in `model_dir` has read, where its data resumes
+    (0 for a new run)."""
+    state = Checkpoint(os.path.join(model_dir, "checkpoints")).state()
+    return state.get("batches_read", 0)
 
 
 def check_intervals(steps, checkpoint_every, eval_every, stop_after=None):
@@ -292,13 +415,11 @@ def check_intervals(steps, checkpoint_every, eval_every, stop_after=None):
 
 def save_model(task, path):
     """`task.save(path)`, written to a temporary file and renamed."""
-    temporary = path[: -len(".keras")] + ".partial.keras"
-    task.save(temporary)
-    os.replace(temporary, path)
+    files.write_with(path, task.save)
 
 
 def _last(values):
-    if not values:
+    if not values or values[-1] is None:
         return None
     value = float(values[-1])
     return value if math.isfinite(value) else None

@@ -31,7 +31,6 @@ import os
 
 import common
 import numpy as np
-from absl import app
 from absl import flags
 
 from zoo import evaluation
@@ -42,6 +41,7 @@ from zoo.tasks import TokenClassifier
 from zoo.training import run
 
 common.define_flags(
+    backbone=BertEncoder,
     finetuning=True,
     preset="bert_tiny",
     tokenizer="wordpiece",
@@ -143,4 +143,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    common.main(main)

@@ -15,7 +15,6 @@ import json
 import os
 
 import common
-from absl import app
 from absl import flags
 
 from zoo.data import masking
@@ -25,6 +24,7 @@ from zoo.tasks import MaskedLM
 from zoo.training import run
 
 common.define_flags(
+    backbone=BertEncoder,
     preset="bert_tiny",
     tokenizer="wordpiece",
     vocabulary_size=8000,
@@ -43,6 +43,7 @@ flags.DEFINE_bool("next_sentence_prediction", False,
                   "Add BERT's next-sentence-prediction objective.")
 flags.DEFINE_string("vocabulary_file", None,
                     "A WordPiece vocab.txt to use instead of training one.")
+common.require("masking_rate", "share")
 FLAGS = flags.FLAGS
 
 
@@ -91,4 +92,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    common.main(main)

@@ -7,13 +7,17 @@ file), `corpus`, `tokenizer`, `backbone` (fine-tuning: `starting_point`),
 """
 
 import ast
+import hashlib
 import math
 import os
+import sys
 
 import keras
+from absl import app
 from absl import flags
 from absl import logging
 
+from zoo import files
 from zoo.data import corpus as corpora
 from zoo.data import tokenizers
 from zoo.training import distribution
@@ -24,8 +28,10 @@ from zoo.training import run
 FLAGS = flags.FLAGS
 
 
-def define_flags(finetuning=False, **defaults):
-    """Define the shared flags; `defaults` sets recipe-specific defaults.
+def define_flags(finetuning=False, backbone=None, **defaults):
+    """Define the shared flags; `defaults` sets recipe-specific defaults,
+    and `backbone` (the recipe's backbone class) checks --preset and
+    --override when the flags are parsed.
 
     Pretraining recipes read documents (`--train_files`, ...); fine-tuning
     recipes define their own data flags and get `--init_from` instead.
@@ -37,6 +43,67 @@ def define_flags(finetuning=False, **defaults):
     _model_flags(finetuning, default)
     _training_flags(default)
     flags.mark_flag_as_required("model_dir")
+    for name, rule in RANGES.items():
+        if name in FLAGS:
+            require(name, rule)
+    if backbone is not None:
+        flags.register_multi_flags_validator(
+            ["preset", "override"], lambda values: _architecture_ok(
+                backbone, values["preset"], values["override"]),
+            message="--preset or --override")
+
+
+def _architecture_ok(backbone_class, preset, overrides):
+    """Flag validator: raises `flags.ValidationError` naming the problem."""
+    if preset is None:
+        return True
+    try:
+        overrides = parse_overrides(overrides)
+        config = backbone_class.preset_config(preset, **overrides)
+        check_override_types(backbone_class.preset_config(preset), overrides)
+    except ValueError as error:
+        raise flags.ValidationError(str(error)) from None
+    return bool(config)
+
+
+# What each numeric flag may be; absl refuses any other value before the
+# recipe starts ("FATAL Flags parsing error: flag --batch_size=0: ...").
+RULES = {
+    "positive": (lambda v: math.isfinite(v) and v > 0,
+                 "must be a number above 0"),
+    "non-negative": (lambda v: math.isfinite(v) and v >= 0,
+                     "must be a number of at least 0"),
+    "fraction": (lambda v: math.isfinite(v) and 0 <= v < 1,
+                 "must be in [0, 1)"),
+    "share": (lambda v: math.isfinite(v) and 0 < v <= 1,
+              "must be in (0, 1]"),
+    "open share": (lambda v: math.isfinite(v) and 0 < v < 1,
+                   "must be in (0, 1)"),
+    "at least 2": (lambda v: v >= 2, "must be at least 2"),
+    "finite": (lambda v: math.isfinite(v), "must be a finite number"),
+}
+RANGES = {
+    "batch_size": "positive", "steps": "positive", "learning_rate": "positive",
+    "warmup_steps": "non-negative", "final_learning_rate": "non-negative",
+    "decay_fraction": "share", "weight_decay": "non-negative",
+    "beta_1": "fraction", "beta_2": "fraction", "clipnorm": "non-negative",
+    "gradient_accumulation": "positive", "steps_per_execution": "positive",
+    "devices": "positive", "num_processes": "positive",
+    "process_id": "non-negative", "coordinator_timeout": "positive",
+    "seed": "non-negative", "stop_after": "positive",
+    "checkpoint_every": "positive", "eval_every": "non-negative",
+    "validation_batches": "non-negative", "vocabulary_size": "positive",
+    "sequence_length": "at least 2", "dropout": "fraction",
+    "validation_fraction": "open share",
+}
+
+
+def require(name, rule):
+    """Refuse a value of flag `name` outside `rule` (a key of RULES)
+    when the flags are parsed; None (not given) passes."""
+    test, text = RULES[rule]
+    flags.register_validator(name, lambda value: value is None or test(value),
+                             message=f"--{name} {text}.")
 
 
 def _model_flags(finetuning, default):
@@ -161,8 +228,9 @@ def start(recipe_name):
                                 processes())
     distribution.check_batch(FLAGS.batch_size, replicas)
     model_dir = FLAGS.model_dir
-    if os.path.exists(os.path.join(model_dir, "run.json")) and not FLAGS.resume:
-        run.prepare_model_dir(model_dir, {"recipe": recipe_name}, False)
+    record = run_record()
+    run.check_model_dir_for(model_dir, recipe_name, record, FLAGS.resume,
+                            compared=recipe_flags() - NOT_TRAINING)
     # Every process has seen --model_dir as it was: none writes before this.
     distribution.check_same_everywhere("\n".join(
         line for line in FLAGS.flags_into_string().splitlines()
@@ -178,10 +246,84 @@ def start(recipe_name):
         logging.info("Process %d writes to its own %s; process 0 writes "
                      "--model_dir.", distribution.process_index(), model_dir)
     os.makedirs(model_dir, exist_ok=True)
-    with open(os.path.join(model_dir, "flags.txt"), "w") as file:
-        file.write(FLAGS.flags_into_string())
+    files.write_text(os.path.join(model_dir, "flags.txt"), record)
     logging.info("Writing to %s", model_dir)
     return model_dir
+
+
+# Flags that do not change what is trained: a --resume may change them.
+# Every other flag, and the data files' contents, must stay as they were.
+NOT_TRAINING = {
+    "model_dir", "resume", "stop_after", "eval_every", "validation_batches",
+    "steps_per_execution", "xla", "distribution", "devices", "mesh",
+    "coordinator_address", "num_processes", "process_id",
+    "coordinator_timeout", "samples", "temperature", "top_k", "num_beams",
+    "length_penalty", "decode_batch_size", "test_examples", "test_file",
+    "test_source", "test_target",
+}
+# Flags that name data files: their contents are fingerprinted.
+DATA_FLAGS = ("train_files", "validation_files", "train_file",
+              "validation_file", "test_file", "vocabulary_file",
+              "train_source", "train_target", "validation_source",
+              "validation_target", "test_source", "test_target")
+
+
+def recipe_flags():
+    """The names of the flags this recipe and this module define."""
+    script = os.path.basename(sys.argv[0])
+    modules = ("common", sys.argv[0], script, os.path.splitext(script)[0])
+    return {flag.name for module in modules
+            for flag in FLAGS.get_flags_for_module(module)}
+
+
+def run_record():
+    """flags.txt: the recipe's flags (an absl flagfile, reusable with
+    --flagfile), preceded by comment lines with the SHA-256 of each data
+    file a data flag names, so that a --resume can tell that the data
+    changed."""
+    lines = []
+    for name in DATA_FLAGS:
+        if name in FLAGS and FLAGS[name].value:
+            lines.append(f"# data --{name} sha256={data_fingerprint(name)}")
+    return "\n".join(lines + [FLAGS.flags_into_string()])
+
+
+def data_fingerprint(name):
+    """SHA-256 of the contents of the files flag `name` names, in order."""
+    paths = corpora.list_files(FLAGS[name].value)
+    digest = hashlib.sha256()
+    for path in paths:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"--{name}: no file {path}.")
+        with open(path, "rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def main(function):
+    """`absl.app.run(function)`. An error ends the recipe with one line on
+    stderr, what was wrong and what to do, and exit status 1; with
+    --verbosity=debug, with its traceback."""
+
+    def reported(argv):
+        try:
+            return function(argv)
+        except Exception as error:
+            if logging.get_verbosity() >= logging.DEBUG:
+                raise
+            message = (getattr(error, "message", None) or str(error)
+                       or type(error).__name__).strip().splitlines()[0]
+            if not isinstance(error, (ValueError, OSError, FloatingPointError,
+                                      RuntimeError)):
+                message = (f"{type(error).__name__}: {message}\n(Not an "
+                           "input zoo checks: --verbosity=debug shows where "
+                           "it came from.)")
+            print(f"{os.path.basename(sys.argv[0])}: error: {message}",
+                  file=sys.stderr)
+            sys.exit(1)
+
+    app.run(reported)
 
 
 def mesh():
@@ -224,7 +366,7 @@ def tokenizer(model_dir, train_documents):
     result = tokenizers.train_tokenizer(
         FLAGS.tokenizer, train_documents, FLAGS.vocabulary_size, FLAGS.lowercase
     )
-    tokenizers.save_tokenizer(result, directory)
+    save_tokenizer(result, model_dir)
     # Each process of a multi-process run trains its own: they must agree.
     distribution.check_same_everywhere("\n".join(
         open(os.path.join(directory, name), encoding="utf-8",
@@ -245,6 +387,25 @@ def parse_overrides(items):
         except (ValueError, SyntaxError):
             overrides[key] = value  # a bare string, e.g. activation=gelu
     return overrides
+
+
+def check_override_types(config, overrides):
+    """Refuse an --override whose value is not of the preset's type (a
+    float for a size, text for a number)."""
+    names = {bool: "true or false", int: "a whole number",
+             float: "a number", str: "text"}
+    for key, value in overrides.items():
+        expected = type(config.get(key))
+        if expected not in names:
+            continue
+        fits = (isinstance(value, expected) and not (
+                    expected is int and isinstance(value, bool))
+                or expected is float and isinstance(value, int)
+                and not isinstance(value, bool))
+        if not fits:
+            raise ValueError(
+                f"--override={key}={value}: {key} must be {names[expected]} "
+                f"(the preset has {config[key]!r}).")
 
 
 def backbone(backbone_class, tokenizer):
@@ -283,8 +444,16 @@ def starting_point(model_dir, backbone_class, pretrain_recipe, texts):
     )
     if FLAGS.dropout is not None:
         pretrained = finetune.rebuild(pretrained, dropout=FLAGS.dropout)
-    tokenizers.save_tokenizer(result, os.path.join(model_dir, "tokenizer"))
+    save_tokenizer(result, model_dir)
     return pretrained, result, head
+
+
+def save_tokenizer(tokenizer, model_dir):
+    """`model_dir/tokenizer/`, written whole or not at all."""
+    directory = os.path.join(model_dir, "tokenizer")
+    staging = files.staging_directory(directory)
+    tokenizers.save_tokenizer(tokenizer, staging)
+    files.publish(staging, directory)
 
 
 def sequence_length(backbone):
@@ -296,8 +465,11 @@ def sequence_length(backbone):
         if FLAGS.sequence_length > limit:
             raise ValueError(f"--sequence_length={FLAGS.sequence_length} "
                              f"exceeds the model's max_sequence_length {limit}.")
-        return FLAGS.sequence_length
-    return min(FLAGS.sequence_length or limit, limit)
+        length = FLAGS.sequence_length
+    else:
+        length = min(FLAGS.sequence_length or limit, limit)
+    run.check_memory(backbone, FLAGS.batch_size, length)
+    return length
 
 
 def check_model_dir(model_dir, recipe_name, backbone, tokenizer, **extra):

@@ -33,7 +33,7 @@ and inspect it with `saved_model_cli show --dir exports/sst2 --all`.
 import json
 import time
 
-from absl import app
+import common
 from absl import flags
 
 flags.DEFINE_string("model_dir", None, "A finished zoo recipe run.")
@@ -56,6 +56,10 @@ flags.DEFINE_bool("xla", True,
                   "Generation and translation XLA-compiled, as in Python; "
                   "--noxla for a server without XLA.")
 flags.mark_flags_as_required(["export_dir"])
+common.require("sequence_length", "at least 2")
+common.require("num_beams", "positive")
+common.require("length_penalty", "finite")
+common.require("top_k", "positive")
 flags.mark_flags_as_mutual_exclusive(["model_dir", "init_from"], required=True)
 FLAGS = flags.FLAGS
 
@@ -81,4 +85,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    common.main(main)

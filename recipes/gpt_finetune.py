@@ -23,10 +23,10 @@ import os
 
 import common
 import numpy as np
-from absl import app
 from absl import flags
 
 from zoo import evaluation
+from zoo import files
 from zoo.data import completions
 from zoo.data import corpus
 from zoo.data import language_modeling
@@ -36,6 +36,7 @@ from zoo.tasks import CausalLM
 from zoo.training import run
 
 common.define_flags(
+    backbone=GPTDecoder,
     finetuning=True,
     preset="gpt_nano",
     tokenizer="byte_pair",
@@ -64,6 +65,7 @@ flags.DEFINE_list("validation_files", [],
                   "Held-out data in the same format.")
 flags.DEFINE_integer("samples", 5, "Validation prompts to sample before "
                      "and after training.")
+common.require("samples", "non-negative")
 FLAGS = flags.FLAGS
 
 
@@ -105,8 +107,7 @@ def main(_):
         f"prompt: {text!r}\nbefore: {old!r}\nafter:  {new!r}"
         for text, old, new in zip(requests.detokenize(tokenizer, prompts),
                                   before, after))
-    with open(os.path.join(model_dir, "samples.txt"), "w") as file:
-        file.write(samples + "\n")
+    files.write_text(os.path.join(model_dir, "samples.txt"), samples + "\n")
     print(samples)
 
     results = {"task": FLAGS.task, "train_seconds": metrics["train_seconds"],
@@ -145,4 +146,4 @@ def batches(data, tokenizer, length, skip):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    common.main(main)

@@ -17,15 +17,16 @@ import json
 import os
 
 import common
-from absl import app
 from absl import flags
 
+from zoo import files
 from zoo.data import language_modeling
 from zoo.models import GPTDecoder
 from zoo.tasks import CausalLM
 from zoo.training import run
 
 common.define_flags(
+    backbone=GPTDecoder,
     preset="gpt_nano",
     tokenizer="byte_pair",
     vocabulary_size=4096,
@@ -50,6 +51,9 @@ common.define_flags(
 flags.DEFINE_integer("samples", 3, "Samples to generate at the end.")
 flags.DEFINE_float("temperature", 0.8, "Sampling temperature.")
 flags.DEFINE_integer("top_k", 40, "Sample from the k likeliest tokens.")
+common.require("samples", "non-negative")
+common.require("temperature", "positive")
+common.require("top_k", "positive")
 FLAGS = flags.FLAGS
 
 
@@ -86,8 +90,8 @@ def main(_):
                            tokens_per_step=FLAGS.batch_size * length)
 
     samples = sample(task, validation_documents, length)
-    with open(os.path.join(model_dir, "samples.txt"), "w") as file:
-        file.write("\n\n---\n\n".join(samples) + "\n")
+    files.write_text(os.path.join(model_dir, "samples.txt"),
+                     "\n\n---\n\n".join(samples) + "\n")
     for text in samples:
         print(f"--- sample\n{text}")
     print(json.dumps(metrics, indent=2))
@@ -109,4 +113,4 @@ def sample(task, documents, length):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    common.main(main)

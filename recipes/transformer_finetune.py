@@ -23,10 +23,10 @@ import os
 import time
 
 import common
-from absl import app
 from absl import flags
 
 from zoo import evaluation
+from zoo import files
 from zoo.data import parallel
 from zoo.data import seq2seq
 from zoo.models import Transformer
@@ -34,6 +34,7 @@ from zoo.tasks import Seq2SeqLM
 from zoo.training import run
 
 common.define_flags(
+    backbone=Transformer,
     finetuning=True,
     preset="transformer_small",
     tokenizer="sentence_piece",
@@ -70,6 +71,12 @@ flags.DEFINE_float("length_penalty", 0.6, "Beam search length penalty α.")
 flags.DEFINE_integer("decode_batch_size", 128, "Sentences decoded at once.")
 flags.DEFINE_integer("test_examples", 0,
                      "Translate only the first N test sentences (0: all).")
+common.require("label_smoothing", "fraction")
+common.require("bucket_width", "positive")
+common.require("num_beams", "positive")
+common.require("length_penalty", "finite")
+common.require("decode_batch_size", "positive")
+common.require("test_examples", "non-negative")
 FLAGS = flags.FLAGS
 
 
@@ -96,13 +103,16 @@ def main(_):
                                             length, names)
                for split, (sources, targets, names) in data.items()}
 
-    def batches(pairs, training, skip=0):
+    def batches(pairs, training, skip_batches=0):
+        # A resumed run skips whole batches after bucketing, so that its
+        # buckets hold what an uninterrupted run's hold.
         return seq2seq.seq2seq_batches(
-            parallel.pair_dataset(pairs, training, FLAGS.seed, skip),
+            parallel.pair_dataset(pairs, training, FLAGS.seed),
             FLAGS.batch_size, tokenizer.start_token_id, tokenizer.pad_token_id,
-            training=training, bucket_width=FLAGS.bucket_width)
+            training=training, bucket_width=FLAGS.bucket_width,
+        ).skip(skip_batches)
 
-    skip = run.resumed_step(model_dir) * FLAGS.batch_size  # pairs, roughly
+    skip = run.resumed_step(model_dir)
     tokens = sum(len(s) + len(t) for s, t in encoded["train"])
     print(", ".join(f"{len(v):,} {k} pairs" for k, v in encoded.items())
           + f"; vocabulary {tokenizer.vocabulary_size():,}; "
@@ -142,12 +152,11 @@ def score(task, test, encoded, metrics, model_dir):
                             **options}
         print(f"Test, {sampler}: {json.dumps(results[sampler])}")
     run.write_json(os.path.join(model_dir, "evaluation.json"), results)
-    with open(os.path.join(model_dir, "translations.txt"), "w") as file:
-        for i, source in enumerate(sources):
-            file.write(f"source: {source}\nreference: {references[i]}\n"
-                       f"greedy: {outputs['greedy'][i]}\n"
-                       f"beam: {outputs['beam'][i]}\n\n")
+    files.write_text(os.path.join(model_dir, "translations.txt"), "".join(
+        f"source: {source}\nreference: {references[i]}\n"
+        f"greedy: {outputs['greedy'][i]}\nbeam: {outputs['beam'][i]}\n\n"
+        for i, source in enumerate(sources)))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    common.main(main)

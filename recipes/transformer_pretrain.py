@@ -17,9 +17,9 @@ import json
 import os
 
 import common
-from absl import app
 from absl import flags
 
+from zoo import files
 from zoo.data import language_modeling
 from zoo.data import seq2seq
 from zoo.models import Transformer
@@ -27,6 +27,7 @@ from zoo.tasks import Seq2SeqLM
 from zoo.training import run
 
 common.define_flags(
+    backbone=Transformer,
     preset="transformer_small",
     tokenizer="sentence_piece",
     vocabulary_size=8000,
@@ -46,6 +47,7 @@ common.define_flags(
     beta_2=0.98,  # the paper's Adam betas: 0.9, 0.98
 )
 flags.DEFINE_integer("samples", 3, "Validation examples to decode at the end.")
+common.require("samples", "non-negative")
 FLAGS = flags.FLAGS
 
 
@@ -64,20 +66,22 @@ def main(_):
     chunk = seq2seq.chunk_length(length)
     sentinels = tokenizer.sentinel_ids()
 
-    def pairs(documents, training, skip=0):
+    def pairs(documents, training, skip_batches=0):
         chunks = seq2seq.text_chunks(
             language_modeling.encode_documents(tokenizer, documents), chunk
         )
         dataset = seq2seq.span_corruption_dataset(
             chunks, sentinels, tokenizer.end_token_id, training=training,
-            seed=FLAGS.seed, skip=skip,
+            seed=FLAGS.seed,
         )
+        # A resumed run skips whole batches after bucketing, so that its
+        # buckets hold what an uninterrupted run's hold.
         return len(chunks), seq2seq.seq2seq_batches(
             dataset, FLAGS.batch_size, tokenizer.start_token_id,
             tokenizer.pad_token_id, training=training,
-        )
+        ).skip(skip_batches)
 
-    skip = run.resumed_step(model_dir) * FLAGS.batch_size
+    skip = run.resumed_step(model_dir)
     train_count, train_data = pairs(train_documents, True, skip)
     validation_count, validation_data = pairs(validation_documents, False)
     validation_data = validation_data.cache()
@@ -92,8 +96,8 @@ def main(_):
                            tokens_per_step=FLAGS.batch_size * length)
 
     samples = decode_samples(task, validation_data)
-    with open(os.path.join(model_dir, "samples.txt"), "w") as file:
-        file.write("\n\n".join(samples) + "\n")
+    files.write_text(os.path.join(model_dir, "samples.txt"),
+                     "\n\n".join(samples) + "\n")
     print("\n\n".join(samples))
     print(json.dumps(metrics, indent=2))
 
@@ -115,4 +119,4 @@ def decode_samples(task, validation_data):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    common.main(main)

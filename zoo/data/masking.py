@@ -135,10 +135,16 @@ def masked_lm_dataset(examples, tokenizer, sequence_length, batch_size,
     dataset = tf.data.Dataset.from_tensor_slices((a, b, is_next))
     if training:
         dataset = dataset.shuffle(len(examples), seed=seed).repeat()
-        dataset = dataset.skip(skip_batches * batch_size)
     mask = _masking(tokenizer, sequence_length, masking_rate, whole_word,
                     next_sentence_prediction)
-    dataset = dataset.map(mask, num_parallel_calls=tf.data.AUTOTUNE)
+    # keras-hub's generator draws from TensorFlow's stateful random ops,
+    # whose sequence is fixed by the global seed only when examples are
+    # masked one at a time, in order. A resumed run masks (and drops) the
+    # examples it already trained on, so it draws the masks an
+    # uninterrupted run draws: resumed runs end bitwise equal.
+    dataset = dataset.map(mask)
+    if training and skip_batches:
+        dataset = dataset.skip(skip_batches * batch_size)
     dataset = dataset.batch(batch_size, drop_remainder=training)
     if not training:
         dataset = dataset.cache()  # the same masks at every evaluation

@@ -131,14 +131,13 @@ def slices(structure):
                        if len(row) > 1 else tf.identity(row[0]))
 
 
-def pair_dataset(pairs, training, seed=0, skip=0):
+def pair_dataset(pairs, training, seed=0):
     """A `tf.data` dataset of `(source, target)` id vectors; endless and
-    reshuffled each epoch when `training`; `skip` pairs skipped (resume:
-    batch size x steps counts pairs before the length buckets fill, close
-    to, not exactly, where an interrupted run stood)."""
+    reshuffled each epoch when `training`. (A resumed run skips batches
+    after they are bucketed: see recipes/transformer_finetune.py.)"""
     dataset = slices((ragged([p[0] for p in pairs]),
                       ragged([p[1] for p in pairs])))
     if training:
         dataset = dataset.shuffle(len(pairs), seed=seed,
                                   reshuffle_each_iteration=True).repeat()
-    return dataset.skip(skip) if skip else dataset
+    return dataset

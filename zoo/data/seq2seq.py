@@ -90,14 +90,13 @@ def text_chunks(encoded_documents, length):
 
 
 def span_corruption_dataset(chunks, sentinel_ids, end_id, training=True,
-                            seed=0, skip=0):
+                            seed=0):
     """`(source, target)` pairs, corrupted afresh each epoch.
 
     Args:
         chunks: list of int arrays (see `text_chunks`).
         training: shuffle and repeat forever; otherwise each chunk once,
             always with the same corruption.
-        skip: pairs to skip, as a resumed run does.
     """
     if not chunks:
         raise ValueError("No text to corrupt: the corpus is empty.")
@@ -115,7 +114,7 @@ def span_corruption_dataset(chunks, sentinel_ids, end_id, training=True,
 
     spec = tf.TensorSpec([None], "int32")
     dataset = tf.data.Dataset.from_generator(pairs, output_signature=(spec, spec))
-    return dataset.skip(skip) if skip else dataset
+    return dataset
 
 
 def seq2seq_batches(pairs, batch_size, start_id, pad_id, training=True,

@@ -85,6 +85,83 @@ def prepare_model_dir(model_dir, description, resume):
     write_json(path, description)
 
 
+def check_model_dir_for(model_dir, recipe, record, resume, compared):
+    """Refuse a `model_dir` this run must not write, before any work.
+
+    Args:
+        model_dir: the run's directory.
+        recipe: the recipe's name.
+        record: this run's flags.txt (`--name=value` lines, and
+            `# data --name sha256=...` lines for the data files).
+        resume: the run continues the one in `model_dir`. Without it, a
+            run there is refused, unless it stopped before its first
+            checkpoint (then this run starts it anew).
+        compared: names of the flags that change what is trained; on
+            `resume` each must be as the run in `model_dir` had it.
+    """
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise ValueError(f"--model_dir={model_dir} is a file; give a "
+                         "directory (new, or a run's to --resume).")
+    flags_path = os.path.join(model_dir, "flags.txt")
+    description = os.path.join(model_dir, "run.json")
+    has_run = os.path.exists(flags_path) or os.path.exists(description)
+    if not resume:
+        trained = (Checkpoint(os.path.join(model_dir, "checkpoints")).exists()
+                   or os.path.exists(os.path.join(model_dir, "model.keras")))
+        if has_run and trained:
+            previous = (read_json(description).get("recipe")
+                        if os.path.exists(description) else recipe)
+            raise ValueError(
+                f"{model_dir} already holds a run ({previous}). Pass "
+                "--resume to continue it, or choose a new --model_dir.")
+        if has_run:  # stopped before its first checkpoint: nothing to keep
+            for name in ("run.json", "metrics.json"):
+                if os.path.exists(os.path.join(model_dir, name)):
+                    os.remove(os.path.join(model_dir, name))
+        return
+    if not os.path.exists(flags_path):
+        raise ValueError(
+            f"--resume: {model_dir} holds no run to resume (no flags.txt); "
+            "drop --resume to start one there.")
+    with open(flags_path, encoding="utf-8") as file:
+        before = _parse_record(file.read())
+    now = _parse_record(record)
+    changed = [name for name in sorted(set(before) | set(now))
+               if name.lstrip("#").split(" ")[0] in compared
+               and before.get(name) != now.get(name)]
+    if changed:
+        details = "; ".join(
+            f"--{name.lstrip('#')}: {_shown(before.get(name))} there, "
+            f"{_shown(now.get(name))} here" for name in changed)
+        raise ValueError(
+            f"--resume would change what the run in {model_dir} trains "
+            f"({details}). Resume with its flags (--flagfile={flags_path} "
+            "--resume), or start a new --model_dir.")
+
+
+def _parse_record(text):
+    """flags.txt -> {flag name: [values]}, and {"#name": [fingerprint]}
+    for the files of data flag --name."""
+    parsed = {}
+    for line in text.splitlines():
+        if line.startswith("# data --"):
+            name, _, digest = line[len("# data --"):].partition(" sha256=")
+            parsed["#" + name] = [f"files with sha256 {digest}"]
+        elif line.startswith("--"):
+            name, sep, value = line[2:].partition("=")
+            if not sep:  # a boolean: --name or --noname
+                value = "true"
+                if name.startswith("no"):
+                    parsed.setdefault(name[2:], []).append("false")
+                    continue
+            parsed.setdefault(name, []).append(value)
+    return parsed
+
+
+def _shown(values):
+    return "not given" if values is None else ",".join(values) or "empty"
+
+
 def private_model_dir(model_dir, resume):
     """A temporary model dir, deleted at exit, for a process that computes
     a run but must not write `model_dir` (every process but 0 of a
@@ -374,6 +451,52 @@ def train(task, train_data, validation_data, *, model_dir, steps,
     write_json(os.path.join(model_dir, "metrics.json"), metrics)
     save_model(task, os.path.join(model_dir, "model.keras"))
     return metrics
+
+
+def check_memory(backbone, batch_size, sequence_length, available=None):
+    """Refuse a training step that cannot fit in this machine's memory.
+
+    A lower estimate: 16 bytes per parameter (float32 weights, gradients
+    and Adam's two moments) plus the activations a backward pass keeps,
+    sbh(34 + 5as/h) bytes per layer at 16 bits (Korthikanti et al. 2022,
+    "Reducing Activation Recomputation in Large Transformer Models",
+    eq. 1), doubled for float32; an encoder-decoder's decoder layers count
+    twice. Checked only when training on the CPU (the host's memory);
+    `available` defaults to the system's MemAvailable.
+    """
+    available = available or _available_memory()
+    if available is None or any(
+            "cpu" not in device.lower()
+            for device in keras.distribution.list_devices()):
+        return
+    config = backbone.get_config()
+    layers = config["num_layers"] * (3 if "norm_first" in config else 1)
+    s, b = sequence_length, batch_size
+    h, a = config["hidden_dim"], config["num_heads"]
+    activations = 2 * layers * s * b * h * (34 + 5 * a * s / h)
+    needed = 16 * backbone.count_params() + activations
+    if needed > available:
+        raise ValueError(
+            f"--batch_size={batch_size} of {sequence_length} tokens needs "
+            f"at least {needed / 2**30:,.1f} GiB for a training step of this "
+            f"model; this machine has {available / 2**30:,.1f} GiB free. "
+            "Lower --batch_size (--gradient_accumulation keeps the batch "
+            "per update) or --sequence_length.")
+
+
+def _available_memory():
+    """Bytes of memory available to a new allocation, or None."""
+    try:
+        with open("/proc/meminfo") as file:
+            for line in file:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def weights_digest(model):

@@ -246,6 +246,7 @@ def start(recipe_name):
         logging.info("Process %d writes to its own %s; process 0 writes "
                      "--model_dir.", distribution.process_index(), model_dir)
     os.makedirs(model_dir, exist_ok=True)
+    files.remove_leftovers(model_dir)  # of a killed run
     files.write_text(os.path.join(model_dir, "flags.txt"), record)
     logging.info("Writing to %s", model_dir)
     return model_dir

@@ -119,6 +119,22 @@ def staging_directory(target):
     return staging
 
 
+def remove_leftovers(directory):
+    """Delete what killed writers left in `directory` (not below it):
+    their temporary files and staging directories. Only the one process
+    that writes `directory` may call it."""
+    if not os.path.isdir(directory):
+        return
+    for name in os.listdir(directory):
+        if name.startswith(".") and (".partial" in name
+                                     or ".staging-" in name):
+            path = os.path.join(directory, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
+
+
 def sync_tree(directory):
     """fsync every file under `directory`, then the directories."""
     for root, _, names in os.walk(directory):

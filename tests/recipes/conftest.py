@@ -46,3 +46,18 @@ def pretrained(tmp_path_factory, text_file):
         return str(model_dir)
 
     return get
+
+
+@pytest.fixture(scope="session")
+def tsv_files(tmp_path_factory):
+    """A tiny GLUE-style sentence classification set: train.tsv, dev.tsv."""
+    folder = tmp_path_factory.mktemp("tsv")
+    rows = {"train": [("a fine , moving film", 1), ("dull and long", 0)] * 10,
+            "dev": [("moving", 1), ("dull", 0), ("long , fine", 1)]}
+    paths = {}
+    for split, examples in rows.items():
+        path = folder / f"{split}.tsv"
+        path.write_text("sentence\tlabel\n" + "".join(
+            f"{text} \t{label}\n" for text, label in examples))
+        paths[split] = str(path)
+    return paths

@@ -127,20 +127,6 @@ def test_transformer_finetune_bad_parallel_files(parallel_files, tmp_path,
 
 
 @pytest.fixture(scope="module")
-def tsv_files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tsv")
-    rows = {"train": [("a fine , moving film", 1), ("dull and long", 0)] * 10,
-            "dev": [("moving", 1), ("dull", 0), ("long , fine", 1)]}
-    paths = {}
-    for split, examples in rows.items():
-        path = folder / f"{split}.tsv"
-        path.write_text("sentence\tlabel\n" + "".join(
-            f"{text} \t{label}\n" for text, label in examples))
-        paths[split] = str(path)
-    return paths
-
-
-@pytest.fixture(scope="module")
 def conll_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("conll")
     sentence = ("Empire\tB-location\nState\tI-location\nBuilding\tI-location\n"
@@ -158,7 +144,7 @@ def test_bert_finetune_classify_from_scratch_and_resume(tsv_files, tmp_path):
     flags = [f"--model_dir={model_dir}", *TINY, *SHORT,
              "--vocabulary_size=100", f"--train_file={tsv_files['train']}",
              f"--validation_file={tsv_files['dev']}"]
-    run_recipe("bert_finetune", *flags)
+    run_recipe("bert_finetune", *flags, "--steps=4", "--stop_after=2")
     run_recipe("bert_finetune", *flags, "--steps=4", "--resume")
     metrics = json.load(open(os.path.join(model_dir, "metrics.json")))
     assert metrics["steps"] == 4 and metrics["resumed_from_step"] == 2

@@ -25,23 +25,30 @@ def test_recipe_end_to_end_and_resume(name, text_file, pretrained, tmp_path):
              "--batch_size=4", "--checkpoint_every=2", *PRETRAINING[name]]
 
     for path in ("flags.txt", "run.json", "tokenizer/tokenizer.json",
-                 "checkpoints/checkpoint.weights.h5", "logs", "metrics.json",
-                 "model.keras"):
+                 "checkpoints/step-00000002/variables.safetensors",
+                 "checkpoints/step-00000002/state.json", "logs",
+                 "metrics.json", "model.keras"):
         assert os.path.exists(os.path.join(model_dir, path)), path
     metrics = json.load(open(os.path.join(model_dir, "metrics.json")))
     assert metrics["steps"] == 2 and metrics["resumed_from_step"] == 0
     assert np.isfinite(metrics["validation_loss"])
     assert metrics["tokens_per_second"] > 0
 
-    # The same run, extended: it resumes from the step-2 checkpoint.
-    refused = run_recipe(name, *flags, "--steps=4", check=False)
+    # A new run there is refused; so is a resumed one that would train
+    # otherwise (4 steps: another schedule). The run resumes as it was.
+    refused = run_recipe(name, *flags, "--steps=2", check=False)
     assert refused.returncode != 0 and "--resume" in refused.stderr
-    run_recipe(name, *flags, "--steps=4", "--resume")
+    refused = run_recipe(name, *flags, "--steps=4", "--resume", check=False)
+    assert refused.returncode != 0
+    assert "--steps: 2 there, 4 here" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    run_recipe(name, *flags, "--steps=2", "--resume")
     metrics = json.load(open(os.path.join(model_dir, "metrics.json")))
-    assert metrics["steps"] == 4 and metrics["resumed_from_step"] == 2
+    assert metrics["steps"] == 2 and metrics["resumed_from_step"] == 2
+    assert np.isfinite(metrics["train_loss"])  # from the checkpoint
 
     task = keras.saving.load_model(os.path.join(model_dir, "model.keras"))
-    assert int(task.optimizer.iterations) == 4
+    assert int(task.optimizer.iterations) == 2
     assert task.tokenizer is not None
     assert task.backbone.vocabulary_size == task.tokenizer.vocabulary_size()
 
@@ -84,8 +91,9 @@ def test_model_dir_with_a_different_model_is_refused(text_file, tmp_path):
     result = run_recipe("gpt_pretrain", *flags, "--resume",
                         "--override=num_layers=2", check=False)
     assert result.returncode != 0
-    assert "holds a different model" in result.stderr
-    assert "num_layers 1 there, 2 here" in result.stderr
+    assert "would change what the run" in result.stderr
+    assert "--override: " in result.stderr and "num_layers=2 here" in \
+        result.stderr
 
 
 @pytest.mark.parametrize("content, message", [

@@ -104,7 +104,10 @@ def check_model_dir_for(model_dir, recipe, record, resume, compared):
                          "directory (new, or a run's to --resume).")
     flags_path = os.path.join(model_dir, "flags.txt")
     description = os.path.join(model_dir, "run.json")
-    has_run = os.path.exists(flags_path) or os.path.exists(description)
+    # A run killed while writing its first file leaves only a partial one.
+    has_run = os.path.exists(flags_path) or os.path.exists(description) or (
+        os.path.isdir(model_dir) and any(
+            name.startswith(".flags.txt.") for name in os.listdir(model_dir)))
     if not resume:
         trained = (Checkpoint(os.path.join(model_dir, "checkpoints")).exists()
                    or os.path.exists(os.path.join(model_dir, "model.keras")))
@@ -119,10 +122,12 @@ def check_model_dir_for(model_dir, recipe, record, resume, compared):
                 if os.path.exists(os.path.join(model_dir, name)):
                     os.remove(os.path.join(model_dir, name))
         return
-    if not os.path.exists(flags_path):
+    if not has_run:
         raise ValueError(
             f"--resume: {model_dir} holds no run to resume (no flags.txt); "
             "drop --resume to start one there.")
+    if not os.path.exists(flags_path):
+        return  # killed before it wrote anything: it starts anew
     with open(flags_path, encoding="utf-8") as file:
         before = _parse_record(file.read())
     now = _parse_record(record)

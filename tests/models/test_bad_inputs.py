@@ -47,6 +47,37 @@ def test_token_ids_outside_vocabulary_raise(bad_id, mode):
         run(model, gpt_inputs([[1, 2, bad_id, 3]]), mode)
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bool"])
+def test_token_ids_that_are_not_integers_raise(dtype, mode):
+    """A float id would be truncated (5.5 -> 5) without a word."""
+    model = GPTDecoder(**CONFIG)
+    inputs = {"token_ids": np.array([[1, 5.5, 3]]).astype(dtype),
+              "padding_mask": np.ones((1, 3), "int32")}
+    with pytest.raises(ERRORS, match="`token_ids` must be integers"):
+        run(model, inputs, mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("bad", [np.nan, 7, -1, 0.5])
+def test_padding_mask_values_other_than_0_and_1_raise(bad, mode):
+    """Cast to bool, any of them would count as a token."""
+    model = GPTDecoder(**CONFIG)
+    inputs = gpt_inputs([[1, 2, 3]])
+    inputs["padding_mask"] = np.array([[1, bad, 0]], "float32")
+    with pytest.raises(ERRORS, match="`padding_mask` must be 0 or 1"):
+        run(model, inputs, mode)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "int64", "float32"])
+def test_padding_masks_of_0_and_1_pass_in_any_dtype(dtype):
+    model = GPTDecoder(**CONFIG)
+    inputs = gpt_inputs([[1, 2, 3]])
+    expected = model(inputs)
+    inputs["padding_mask"] = inputs["padding_mask"].astype(dtype)
+    np.testing.assert_allclose(model(inputs), expected, atol=1e-6)
+
+
 @pytest.mark.tensorflow
 def test_xla_would_otherwise_clamp_silently():
     """Why the check exists: a jit-compiled lookup clamps 10_000 to 49."""

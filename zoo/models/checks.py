@@ -20,6 +20,54 @@ from zoo import backend
 NARROW_INTEGERS = ("int8", "int16", "uint8", "uint16")
 
 
+def check_keys(inputs, names, owner):
+    """Raise unless `inputs` is a dict that holds every one of `names`."""
+    if not isinstance(inputs, dict):
+        raise ValueError(
+            f"{owner} takes a dict of tensors with {list(names)}; got "
+            f"{type(inputs).__name__}."
+        )
+    missing = [name for name in names if inputs.get(name) is None]
+    if missing:
+        raise ValueError(
+            f"{owner}'s inputs lack {missing}; they hold {sorted(inputs)}."
+        )
+
+
+def check_integers(values, name, what):
+    """`values`, once their dtype is known to be an integer one (a float id
+    would be truncated silently). A dtype check: no cost per value."""
+    dtype = keras.backend.standardize_dtype(values.dtype)
+    if "int" not in dtype:
+        raise ValueError(
+            f"`{name}` must be integers ({what}); got {dtype}. Cast whole "
+            "numbers with `.astype('int32')`; the model would truncate a "
+            "fraction silently."
+        )
+    return values
+
+
+def check_padding_mask(mask, name):
+    """`mask`, once it is known to hold only 0 and 1 (or bool): any other
+    value, NaN among them, would count as 1."""
+    dtype = keras.backend.standardize_dtype(mask.dtype)
+    if dtype == "bool":
+        return mask
+    if "int" not in dtype and "float" not in dtype:
+        raise ValueError(f"`{name}` must be bool or integers 0 and 1; got "
+                         f"{dtype}.")
+    message = (f"`{name}` must be 0 or 1 (1 on tokens, 0 on padding); "
+               "other values would count as 1 silently.")
+
+    def found():
+        values = ops.convert_to_numpy(mask).ravel()
+        bad = values[(values != 0) & (values != 1)]
+        return f"Found: {sorted(set(bad.tolist()), key=str)[:8]}"
+
+    zero_or_one = ops.all(ops.logical_or(mask == 0, mask == 1))
+    return backend.ensure(mask, zero_or_one, message, found)
+
+
 def check_rank(tensor, rank, name):
     if len(tensor.shape) != rank:
         raise ValueError(
@@ -94,12 +142,14 @@ def check_token_inputs(inputs, prefix, vocabulary_size, max_length, extra=()):
         the checks, so that in a graph the assertions run before any
         lookup can fail on its own, less helpful, terms.
     """
+    ids_name = f"{prefix}token_ids"
+    check_keys(inputs, [ids_name], "The model")
     if any(backend.is_placeholder(v) for v in inputs.values()):
         return inputs  # Keras is working out shapes: nothing to check
-    ids_name = f"{prefix}token_ids"
     checked = dict(inputs)
     token_ids = ops.convert_to_tensor(inputs[ids_name])
     check_rank(token_ids, 2, ids_name)
+    check_integers(token_ids, ids_name, "token ids")
     token_ids = check_range(token_ids, vocabulary_size, ids_name, "vocabulary")
     checked[ids_name] = check_max_length(token_ids, max_length, ids_name)
     for name, size, what in [(f"{prefix}padding_mask", None, None), *extra]:
@@ -107,7 +157,10 @@ def check_token_inputs(inputs, prefix, vocabulary_size, max_length, extra=()):
             continue
         values = ops.convert_to_tensor(inputs[name])
         values = check_same_shape(token_ids, values, ids_name, name)
-        if size is not None:
+        if size is None:  # the padding mask
+            values = check_padding_mask(values, name)
+        else:
+            check_integers(values, name, what)
             values = check_range(values, size, name, what)
         checked[name] = values
     return checked
@@ -118,6 +171,7 @@ def check_positions(positions, token_ids, name="output_positions"):
     `token_ids` (B, T)."""
     positions = ops.convert_to_tensor(positions)
     check_rank(positions, 2, name)
+    check_integers(positions, name, "positions")
     length = ops.shape(token_ids)[1]
     return ops.cast(check_range(positions, length, name,
                                 "positions of `token_ids`"), "int32")
@@ -136,6 +190,7 @@ def check_decoding_inputs(token_ids, vocabulary_size, cache, start, name):
     to fit in `cache` (B, 2, S, N, H) when written at `start`."""
     token_ids = ops.convert_to_tensor(token_ids)
     check_rank(token_ids, 2, name)
+    check_integers(token_ids, name, "token ids")
     token_ids = check_range(token_ids, vocabulary_size, name, "vocabulary")
     cache_length = cache.shape[2]
     size = "" if cache_length is None else f" (length {cache_length})"

@@ -11,6 +11,7 @@ from zoo.blocks.dropout import Dropout
 from zoo.models.backbone import Backbone
 from zoo.models.checks import check_cache_length
 from zoo.models.checks import check_decoding_inputs
+from zoo.models.checks import check_keys
 from zoo.models.checks import check_token_inputs
 
 
@@ -138,6 +139,7 @@ class Transformer(Backbone):
         return self.hidden_dim // self.num_heads
 
     def check_inputs(self, inputs):
+        check_keys(inputs, [], "The Transformer")  # a dict
         for prefix in ("encoder_", "decoder_"):
             if inputs.get(f"{prefix}token_ids") is not None:
                 inputs = check_token_inputs(
@@ -176,6 +178,8 @@ class Transformer(Backbone):
         return x if self.decoder_norm is None else self.decoder_norm(x)
 
     def call(self, inputs, training=None):
+        check_keys(inputs, ["encoder_token_ids", "decoder_token_ids"],
+                   "The Transformer")
         inputs = self.check_inputs(inputs)
         encoder_padding_mask = inputs.get("encoder_padding_mask")
         encoder_output = self.encode(

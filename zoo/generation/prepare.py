@@ -31,6 +31,11 @@ def static(x):
     return int(ops.convert_to_numpy(x)) if backend.is_concrete(x) else x
 
 
+def static_float(x):
+    """A Python float of a scalar with a value (for messages)."""
+    return float(ops.convert_to_numpy(x))
+
+
 def bucket(length, limit, multiple=BUCKET):
     """`length` rounded up to a multiple of `multiple`, at most `limit`.
 
@@ -176,19 +181,26 @@ def sampling_options(vocabulary_size, temperature=1.0, top_k=0, top_p=1.0,
     temperature = ops.cast(temperature, "float32")
     top_k = ops.cast(top_k, "int32")
     top_p = ops.cast(top_p, "float32")
+    length_penalty = ops.cast(length_penalty, "float32")
     temperature = backend.ensure(
-        temperature, temperature > 0,
-        "`temperature` must be > 0. Use sampler='greedy' for the most "
-        "likely token.")
+        temperature, ops.isfinite(temperature) & (temperature > 0),
+        "`temperature` must be finite and > 0. Use sampler='greedy' for the "
+        "most likely token.", lambda: f"Got {static_float(temperature)}.")
     top_p = backend.ensure(top_p, (top_p > 0) & (top_p <= 1),
-                           "`top_p` must be in (0, 1].")
+                           "`top_p` must be in (0, 1].",
+                           lambda: f"Got {static_float(top_p)}.")
     top_k = backend.ensure(top_k, top_k >= 0,
-                           "`top_k` must be >= 0 (0 keeps every token).")
+                           "`top_k` must be >= 0 (0 keeps every token).",
+                           lambda: f"Got {static(top_k)}.")
+    length_penalty = backend.ensure(
+        length_penalty, ops.isfinite(length_penalty),
+        "`length_penalty` must be finite.",
+        lambda: f"Got {static_float(length_penalty)}.")
     return {
         "temperature": temperature,
         "top_k": ops.where((top_k == 0) | (top_k > vocabulary_size),
                            vocabulary_size, top_k),
         "top_p": top_p,
         "seed": ops.cast(seed, "int32"),
-        "length_penalty": ops.cast(length_penalty, "float32"),
+        "length_penalty": length_penalty,
     }

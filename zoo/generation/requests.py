@@ -22,8 +22,9 @@ def pack_prompts(prompts, name="prompts"):
             or a dict with `token_ids` and `padding_mask` (right-padded).
 
     Returns:
-        `(token_ids, padding_mask)`: int32 arrays (B, P), P the longest
-        prompt (or the dict's width).
+        `(token_ids, padding_mask)`: arrays (B, P), P the longest prompt
+        (or the dict's width); int32, or a dict's own, which the backbone's
+        `check_inputs` checks.
     """
     if isinstance(prompts, dict):
         token_ids = np.asarray(prompts["token_ids"])
@@ -34,7 +35,7 @@ def pack_prompts(prompts, name="prompts"):
                 f"`{name}['token_ids']` and `['padding_mask']` must both be "
                 f"(batch, length); got {token_ids.shape} and {mask.shape}."
             )
-        return token_ids.astype("int32"), mask.astype("int32")
+        return token_ids, mask  # dtypes and values: the backbone checks
     if isinstance(prompts, (list, tuple)):
         rows = [np.asarray(row) for row in prompts]
     else:
@@ -67,9 +68,29 @@ def pack_prompts(prompts, name="prompts"):
     return token_ids, mask.astype("int32")
 
 
-def check_sampler(sampler, top_k, top_p, num_beams):
-    """The Python-side checks of `generate`'s sampler and its options."""
+def is_int(value):
+    """Whether `value` is a Python or NumPy integer (a bool is not)."""
+    return (isinstance(value, (int, np.integer))
+            and not isinstance(value, (bool, np.bool_)))
+
+
+def is_number(value):
+    """Whether `value` is a Python or NumPy real number (a bool is not)."""
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)))
+
+
+def check_request(sampler, max_new_tokens, top_k, top_p, num_beams):
+    """The Python-side checks of `generate`'s sampler and its options: the
+    types here, the values as tensors in `zoo.generation.prepare` (which
+    the SavedModel's signatures run too)."""
     decoding_kind(sampler)  # a known sampler
+    for name, value in (("max_new_tokens", max_new_tokens), ("top_k", top_k),
+                        ("num_beams", num_beams)):
+        if value is not None and not is_int(value):
+            raise ValueError(f"`{name}` must be an int; got {value!r}.")
+    if top_p is not None and not is_number(top_p):
+        raise ValueError(f"`top_p` must be a number; got {top_p!r}.")
     if sampler == "top_k" and (top_k is None or top_k < 1):
         raise ValueError(f"`top_k` must be a positive int; got {top_k}.")
     if sampler == "top_p" and top_p is None:
@@ -79,18 +100,18 @@ def check_sampler(sampler, top_k, top_p, num_beams):
 
 
 def parse(prompts, tokenizer, vocabulary_size, task, sampler="greedy",
-          top_k=None, top_p=None, num_beams=4, stop_token_ids="auto",
-          name="prompts"):
+          max_new_tokens=None, top_k=None, top_p=None, num_beams=4,
+          stop_token_ids="auto", name="prompts"):
     """The checks and packing every `generate` starts with.
 
     Returns:
         `(token_ids, padding_mask, stops)`: the right-padded (B, P) batch
         and the stop ids as an int32 array.
     """
+    check_request(sampler, max_new_tokens, top_k, top_p, num_beams)
     if is_text(prompts):
         prompts = tokenize(tokenizer, prompts, task)
     token_ids, padding_mask = pack_prompts(prompts, name)
-    check_sampler(sampler, top_k, top_p, num_beams)
     stops = stop_ids(stop_token_ids, tokenizer, vocabulary_size)
     if sampler == "beam":
         check_beams(num_beams, stops, vocabulary_size)
@@ -101,6 +122,13 @@ def options(sampler, temperature, top_k, top_p, seed, length_penalty):
     """The keyword arguments of `zoo.generation.prepare.sampling_options`:
     "random" keeps every token, "top_k" its k, "top_p" its p (after an
     optional top-k); a seed is drawn if none is given."""
+    for name, value in (("temperature", temperature),
+                        ("length_penalty", length_penalty)):
+        if not is_number(value):
+            raise ValueError(f"`{name}` must be a number; got {value!r}.")
+    if seed is not None and not (is_int(seed) and -2**31 <= seed < 2**31):
+        raise ValueError(f"`seed` must be an int that fits in int32; got "
+                         f"{seed!r}.")
     if sampler == "random":
         top_k, top_p = 0, 1.0
     elif sampler == "top_k":
@@ -132,13 +160,17 @@ def stop_ids(value, tokenizer, vocabulary_size):
     if isinstance(value, str) and value == "auto":
         end = getattr(tokenizer, "end_token_id", None)
         value = [] if end is None else [end]
-    stops = np.asarray([] if value is None else value, "int32").reshape(-1)
+    stops = np.asarray([] if value is None else value).reshape(-1)
+    if stops.size and stops.dtype.kind not in "iu":
+        raise ValueError(f"`stop_token_ids` must be integer token ids; got "
+                         f"{stops.tolist()}.")
+    stops = stops.astype("int64")
     if np.any((stops < 0) | (stops >= vocabulary_size)):
         raise ValueError(
             f"`stop_token_ids` must lie in [0, {vocabulary_size}); got "
             f"{stops.tolist()}."
         )
-    return stops
+    return stops.astype("int32")
 
 
 def is_text(inputs):

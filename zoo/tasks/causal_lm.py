@@ -91,7 +91,8 @@ class CausalLM(Task):
                 to the model's `max_sequence_length`.
             sampler: "greedy", "random" (softmax at `temperature`), "top_k",
                 "top_p" or "beam".
-            temperature: float > 0; divides the logits when sampling.
+            temperature: finite float > 0; divides the logits when
+                sampling.
             top_k: int, for "top_k" (and an optional pre-filter for "top_p").
             top_p: float in (0, 1], for "top_p".
             num_beams: int, for "beam".
@@ -111,7 +112,8 @@ class CausalLM(Task):
         vocabulary_size = self.backbone.vocabulary_size
         token_ids, padding_mask, stops = requests.parse(
             prompts, self.tokenizer, vocabulary_size, "CausalLM", sampler,
-            top_k, top_p, num_beams, stop_token_ids)
+            max_new_tokens=max_new_tokens, top_k=top_k, top_p=top_p,
+            num_beams=num_beams, stop_token_ids=stop_token_ids)
         token_ids, mask = self.generate_tensors(
             token_ids, padding_mask, max_new_tokens, stops, sampler,
             num_beams=num_beams,

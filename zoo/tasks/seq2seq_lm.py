@@ -135,7 +135,9 @@ class Seq2SeqLM(Task):
         vocabulary_size = self.backbone.vocabulary_size
         source_ids, source_mask, stops = requests.parse(
             sources, self.tokenizer, vocabulary_size, "Seq2SeqLM", sampler,
-            top_k, top_p, num_beams, stop_token_ids, name="sources")
+            max_new_tokens=max_new_tokens, top_k=top_k, top_p=top_p,
+            num_beams=num_beams, stop_token_ids=stop_token_ids,
+            name="sources")
         if start_token_id is None:
             start_token_id = getattr(self.tokenizer, "start_token_id", None)
         if start_token_id is None:
@@ -143,6 +145,9 @@ class Seq2SeqLM(Task):
                 "`generate` needs the decoder's `start_token_id` (the "
                 "tokenizer has none, or there is no tokenizer)."
             )
+        if not requests.is_int(start_token_id):
+            raise ValueError(f"`start_token_id` must be an int token id; got "
+                             f"{start_token_id!r}.")
         if not 0 <= start_token_id < vocabulary_size:
             raise ValueError(
                 f"`start_token_id`={start_token_id} is outside the vocabulary "

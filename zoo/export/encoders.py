@@ -37,6 +37,11 @@ class _EncoderModule(ServingModule):
     def _pack(self, segments):
         """Ragged segments -> `(token_ids, segment_ids, padding_mask)` (B, T),
         T the longest packed row; segments cut round-robin to fit."""
+        check = graph_assert(
+            segments[0].nrows() > 0,
+            "The batch is empty: give at least one text.")
+        with tf.control_dependencies([check]):
+            segments = [tf.identity(s) for s in segments]
         packer = keras_hub.layers.MultiSegmentPacker(
             sequence_length=self.sequence_length, start_value=self.cls_id,
             end_value=self.sep_id, pad_value=self.pad_id,
@@ -77,6 +82,13 @@ class ClassifierModule(_EncoderModule):
                 "label": tf.gather(self.labels, label_id)}
 
     def _classify(self, *texts):
+        if self.pairs:
+            check = graph_assert(
+                tf.size(texts[0]) == tf.size(texts[1]),
+                "`text` and `text_pair` have different batch sizes: give "
+                "one text_pair per text.")
+            with tf.control_dependencies([check]):
+                texts = [tf.identity(t) for t in texts]
         segments = [self.tokenizer.tokenize(text.clean(t)) for t in texts]
         inputs = self._inputs(*self._pack(segments))
         return self._outputs(self.task(inputs, training=False))

@@ -9,7 +9,7 @@ sentence pairs. Only those two files are read here.
 import json
 import os
 
-import keras
+from zoo import saving
 
 
 def read_model_dir(model_dir):
@@ -21,9 +21,18 @@ def read_model_dir(model_dir):
                     os.path.join(model_dir, "checkpoints")) else "")
         raise FileNotFoundError(
             f"No final model in {model_dir!r} (expected {path}).{hint}")
-    with open(os.path.join(model_dir, "run.json")) as file:
-        described = json.load(file)
-    task = keras.saving.load_model(path, compile=False)
+    run_file = os.path.join(model_dir, "run.json")
+    if not os.path.isfile(run_file):
+        raise FileNotFoundError(
+            f"No run.json in {model_dir!r} (expected {run_file}): it is not "
+            "a model dir written by a zoo recipe.")
+    with open(run_file) as file:
+        try:
+            described = json.load(file)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{run_file} is not valid JSON ({error}); "
+                             "it is damaged.") from error
+    task = saving.load_model(path, compile=False)
     options = {
         "labels": described.get("labels"),
         "sequence_length": described.get("sequence_length"),

@@ -23,6 +23,7 @@ import keras
 import keras_hub
 
 from zoo import convert
+from zoo import saving
 from zoo.data import tokenizers
 
 
@@ -50,7 +51,7 @@ def load_pretrained(path, backbone_class, pretrain_recipe):
         )
     model_file = os.path.join(path, "model.keras")
     if os.path.exists(model_file):
-        model = keras.saving.load_model(model_file, compile=False)
+        model = saving.load_model(model_file, compile=False)
         backbone, tokenizer = model.backbone, model.tokenizer
         source = f"{model_file} ({type(model).__name__})"
     elif convert.is_pretrained(path):

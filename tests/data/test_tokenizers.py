@@ -107,3 +107,58 @@ def test_task_saves_its_tokenizer_inside_the_keras_file(tmp_path):
     assert loaded.tokenizer.get_vocabulary() == tokenizer.get_vocabulary()
     assert (loaded.generate("The", max_new_tokens=4)
             == task.generate("The", max_new_tokens=4))
+
+
+def test_unseen_characters_stay_visible_as_the_replacement_character():
+    """A character the tokenizer never saw is <unk>, which reads as U+FFFD
+    (as keras-hub and Hugging Face keep their unknown token): it does not
+    vanish from the text, and the text tokenizes back to the same ids."""
+    chars = tokenizers.train_characters(["hello"])
+    ids = tokenizers.tokenize_lines(chars, ["help!"])[0]
+    assert ids.tolist()[3:] == [chars.unknown_token_id] * 2
+    _, text = roundtrip(chars, "help!")
+    assert text == "hel\ufffd\ufffd"
+    assert tokenizers.tokenize_lines(chars, [text])[0].tolist() == ids.tolist()
+
+
+def test_unseen_characters_in_a_prompt_stay_visible_in_generate():
+    chars = tokenizers.train_characters(TEXTS)
+    task = CausalLM(GPTDecoder(vocabulary_size=chars.vocabulary_size(),
+                               num_layers=1, num_heads=2, hidden_dim=8,
+                               intermediate_dim=16, max_sequence_length=16),
+                    chars)
+    assert task.generate("The €", max_new_tokens=2).startswith("The \ufffd")
+
+
+@pytest.mark.parametrize("kind, minimum", [
+    ("byte_pair", 258), ("wordpiece", 6), ("sentence_piece", 105)])
+def test_vocabulary_sizes_below_the_minimum_are_refused_at_once(kind, minimum):
+    tokenizers.check_vocabulary_size(kind, minimum)
+    with pytest.raises(ValueError, match=f"needs at least {minimum}"):
+        tokenizers.check_vocabulary_size(kind, minimum - 1)
+    with pytest.raises(ValueError, match=f"needs at least {minimum}"):
+        tokenizers.train_tokenizer(kind, TEXTS, minimum - 1)
+    tokenizers.check_vocabulary_size("character", 1)  # the size is unused
+
+
+@pytest.mark.parametrize("kind", ["byte_pair", "wordpiece"])
+def test_the_smallest_vocabulary_trains(kind):
+    tokenizer = tokenizers.train_tokenizer(kind, TEXTS, 258 if kind ==
+                                           "byte_pair" else 6)
+    ids = tokenizers.tokenize_lines(tokenizer, [SAMPLE])[0]
+    assert ids.size > 0 and ids.max() < tokenizer.vocabulary_size()
+
+
+@pytest.mark.parametrize("kind", ["byte_pair", "wordpiece"])
+def test_a_word_too_long_to_train_on_is_refused_fast(kind):
+    """Training time grows with the square of a word's length: a word
+    past MAX_WORD_LENGTH is refused before any training, while long runs
+    that the pre-tokenizer splits (punctuation) are fine."""
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="a word of 800,000 characters"):
+        tokenizers.train_tokenizer(kind, TEXTS + ["ab" * 400_000], 400)
+    assert time.perf_counter() - start < 5
+    split = ("a" * 100 + ",") * 2_000  # 202,000 characters, no whitespace
+    tokenizers.train_tokenizer(kind, TEXTS + [split], 400)

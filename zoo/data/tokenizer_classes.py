@@ -25,6 +25,7 @@ import tensorflow as tf
 from zoo import compat
 
 END_OF_TEXT = "<|endoftext|>"  # GPT-2's document separator
+UNKNOWN_CHARACTER = "\ufffd"  # how a character tokenizer's <unk> reads
 
 
 class _TokenList:
@@ -65,7 +66,13 @@ class CharacterTokenizer(_TokenList, keras_hub.tokenizers.Tokenizer):
     """One token per Unicode character of a fixed vocabulary.
 
     Id 0 is `<|endoftext|>` (start, end and document separator), id 1
-    `<unk>` (characters not seen in training), then the characters.
+    `<unk>`, then the characters. A character not seen in training becomes
+    `<unk>`, as keras-hub's and Hugging Face's tokenizers map what they do
+    not know to their unknown token, and `<unk>` detokenizes to U+FFFD
+    "�" (Unicode's replacement character, which the zoo also puts for
+    invalid UTF-8), so the loss stays visible in the text: it is not
+    dropped, and "�" tokenizes back to `<unk>`. `<|endoftext|>`
+    detokenizes to nothing.
 
     Args:
         vocabulary: list of single characters, or None (set later by
@@ -76,6 +83,8 @@ class CharacterTokenizer(_TokenList, keras_hub.tokenizers.Tokenizer):
     >>> tokenizer = train_characters(["hello"])
     >>> tokenizer.detokenize(tokenizer("hole"))
     'hole'
+    >>> tokenizer.detokenize(tokenizer("help!"))
+    'hel��'
     """
 
     SPECIAL_TOKENS = (END_OF_TEXT, "<unk>")
@@ -107,7 +116,7 @@ class CharacterTokenizer(_TokenList, keras_hub.tokenizers.Tokenizer):
             default_value=1,  # <unk>
         )
         self._strings = tf.constant(
-            [""] + [""] + characters  # specials detokenize to nothing
+            ["", UNKNOWN_CHARACTER] + characters  # <|endoftext|>, <unk>, ...
         )
         self._update_special_token_ids()
 

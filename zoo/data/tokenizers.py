@@ -14,6 +14,7 @@ that holds one saves its vocabulary inside its `.keras` file, and
 
 import json
 import os
+import re
 
 import keras
 import keras_hub
@@ -27,6 +28,39 @@ from zoo.data.tokenizer_classes import SubwordTokenizer
 
 KINDS = ("wordpiece", "byte_pair", "character", "sentence_piece")
 NUM_SENTINELS = 100  # T5's <extra_id_0> ... <extra_id_99>
+BERT_SPECIAL_TOKENS = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]
+# Training a subword vocabulary takes time that grows with the square of a
+# word's length (Hugging Face's trainers rescan a word at each merge in
+# it): 0.6 s for a 50,000-character word, minutes for 800,000.
+MAX_WORD_LENGTH = 10_000
+
+
+def check_vocabulary_size(kind, vocabulary_size, num_sentinels=NUM_SENTINELS):
+    """Raise unless a tokenizer of `kind` (one of `KINDS`) can be trained
+    to `vocabulary_size` tokens: at least what it holds before it learns
+    anything, and one learned token. Cheap, for a recipe to call before
+    any work. (Characters take their vocabulary from the text and ignore
+    the size; SentencePiece also needs a token for every character of its
+    text, which only training finds out, and then says.)"""
+    if kind not in KINDS:
+        raise ValueError(f"Unknown tokenizer {kind!r}; choose one of {KINDS}.")
+    if isinstance(vocabulary_size, bool) or not isinstance(
+            vocabulary_size, (int, np.integer)):
+        raise ValueError(f"`vocabulary_size` must be an int; got "
+                         f"{vocabulary_size!r}.")
+    minimum, holds = {
+        "wordpiece": (len(BERT_SPECIAL_TOKENS) + 1,
+                      f"its {len(BERT_SPECIAL_TOKENS)} special tokens and a "
+                      "learned one"),
+        "byte_pair": (256 + 1 + 1, "the 256 bytes, <|endoftext|> and a merge"),
+        "sentence_piece": (4 + num_sentinels + 1,
+                           f"<pad>, <unk>, <s>, </s>, {num_sentinels} "
+                           "sentinels and a piece"),
+    }.get(kind, (0, ""))
+    if vocabulary_size < minimum:
+        raise ValueError(
+            f"vocabulary_size={vocabulary_size} is too small for a {kind} "
+            f"tokenizer: it needs at least {minimum} ({holds}).")
 
 
 def _check_texts(texts):
@@ -39,9 +73,28 @@ def _check_texts(texts):
     return texts
 
 
-# WordPiece (BERT) ----------------------------------------------------------
+def _check_word_lengths(texts, pre_tokenizer, kind):
+    """Raise if `pre_tokenizer` (Hugging Face's) makes a word longer than
+    `MAX_WORD_LENGTH` of `texts`. Only runs of that many characters without
+    whitespace are pre-tokenized here, so ordinary text costs one regex
+    scan."""
+    long_run = re.compile(rf"\S{{{MAX_WORD_LENGTH + 1},}}")
+    for text in texts:
+        for run in long_run.finditer(text):
+            for _, (start, end) in pre_tokenizer.pre_tokenize_str(run.group()):
+                if end - start > MAX_WORD_LENGTH:
+                    word = run.group()[start:end]
+                    raise ValueError(
+                        f"The text has a word of {len(word):,} characters "
+                        f"with no whitespace or punctuation in it "
+                        f"({word[:20]!r}...); {kind} training takes words of "
+                        f"at most {MAX_WORD_LENGTH:,} characters (its time "
+                        "grows with the square of a word's length). Check "
+                        "the data files: is this text, with spaces between "
+                        "its words?")
 
-BERT_SPECIAL_TOKENS = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]
+
+# WordPiece (BERT) ----------------------------------------------------------
 
 
 def train_wordpiece(texts, vocabulary_size=8000, lowercase=True):
@@ -60,24 +113,31 @@ def train_wordpiece(texts, vocabulary_size=8000, lowercase=True):
     from tokenizers import pre_tokenizers
     from tokenizers import trainers
 
+    check_vocabulary_size("wordpiece", vocabulary_size)
     texts = _check_texts(texts)
     learner = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     learner.normalizer = normalizers.BertNormalizer(
         lowercase=lowercase, strip_accents=lowercase)
     learner.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    _check_word_lengths(texts, learner.pre_tokenizer, "WordPiece")
+    # "##c" for every character, given up front: the trainer would add
+    # one only for characters it saw inside a word (a word with any other
+    # inside would become [UNK] whole), and it numbers those it adds in
+    # hash-map order, which breaks ties between merges differently from
+    # run to run (huggingface/tokenizers#1794). Given sorted, the same
+    # text always gives the same vocabulary.
+    characters = sorted({c for text in texts
+                         for c in learner.normalizer.normalize_str(text)
+                         if not c.isspace()})
     trainer = trainers.WordPieceTrainer(
-        vocab_size=vocabulary_size, special_tokens=BERT_SPECIAL_TOKENS,
+        vocab_size=vocabulary_size,
+        special_tokens=BERT_SPECIAL_TOKENS + [f"##{c}" for c in characters],
         continuing_subword_prefix="##", show_progress=False,
     )
     lines = (line for text in texts for line in text.splitlines())
     learner.train_from_iterator(lines, trainer)
     ids = learner.get_vocab()
     vocabulary = sorted(ids, key=ids.get)
-    # The trainer adds "##c" only for characters it saw inside a word; a
-    # word with any other character inside would become [UNK] whole.
-    known = set(vocabulary)
-    vocabulary += [f"##{token}" for token in list(vocabulary)
-                   if len(token) == 1 and f"##{token}" not in known]
     return keras_hub.models.BertTokenizer(vocabulary, lowercase=lowercase)
 
 
@@ -113,9 +173,11 @@ def train_byte_pair(texts, vocabulary_size=8000):
     from tokenizers import pre_tokenizers
     from tokenizers import trainers
 
+    check_vocabulary_size("byte_pair", vocabulary_size)
     texts = _check_texts(texts)
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    _check_word_lengths(texts, bpe.pre_tokenizer, "Byte-level BPE")
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocabulary_size,
@@ -126,6 +188,10 @@ def train_byte_pair(texts, vocabulary_size=8000):
     bpe.train_from_iterator(texts, trainer)
     state = json.loads(bpe.to_str())["model"]
     merges = [m if isinstance(m, str) else " ".join(m) for m in state["merges"]]
+    if not merges:
+        raise ValueError(
+            "Byte-level BPE learned no merges: no word of the text has two "
+            "bytes to merge. Give it more text.")
     return keras_hub.models.GPT2Tokenizer(state["vocab"], merges)
 
 
@@ -148,23 +214,35 @@ def train_sentence_piece(texts, vocabulary_size=8000, model_type="unigram",
 
     import sentencepiece
 
+    check_vocabulary_size("sentence_piece", vocabulary_size, num_sentinels)
     texts = _check_texts(texts)
     lines = (line for text in texts for line in text.splitlines()
              if line.strip())
     proto = io.BytesIO()
-    sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=lines,
-        model_writer=proto,
-        vocab_size=vocabulary_size,
-        model_type=model_type,
-        pad_id=0, unk_id=1, bos_id=2, eos_id=3,
-        pad_piece="<pad>", unk_piece="<unk>", bos_piece="<s>",
-        eos_piece="</s>",
-        user_defined_symbols=[f"<extra_id_{i}>" for i in range(num_sentinels)],
-        character_coverage=1.0,
-        hard_vocab_limit=False,  # small corpora may not fill the vocabulary
-        minloglevel=2,
-    )
+    try:
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=lines,
+            model_writer=proto,
+            vocab_size=vocabulary_size,
+            model_type=model_type,
+            pad_id=0, unk_id=1, bos_id=2, eos_id=3,
+            pad_piece="<pad>", unk_piece="<unk>", bos_piece="<s>",
+            eos_piece="</s>",
+            user_defined_symbols=[f"<extra_id_{i}>"
+                                  for i in range(num_sentinels)],
+            character_coverage=1.0,
+            hard_vocab_limit=False,  # small corpora may not fill it
+            minloglevel=2,
+        )
+    except RuntimeError as error:
+        needed = re.search(r"smaller than required_chars\. \d+ vs (\d+)",
+                           str(error))
+        if needed is None:
+            raise
+        raise ValueError(
+            f"vocabulary_size={vocabulary_size} is too small for this text: "
+            f"SentencePiece needs at least {needed.group(1)} (every "
+            "character of the text and the special tokens).") from error
     return SubwordTokenizer(proto.getvalue())
 
 

@@ -171,6 +171,7 @@ def test_a_release_missing_its_files(tmp_path):
     with pytest.raises(ValueError, match="no bert_model.ckpt.index"):
         zoo.convert.from_bert_checkpoint(str(tmp_path))
     os.makedirs(tmp_path / "gpt")
-    (tmp_path / "gpt" / "hparams.json").write_text("{}")
+    (tmp_path / "gpt" / "hparams.json").write_text(
+        '{"n_vocab": 50, "n_ctx": 16, "n_embd": 8, "n_head": 2, "n_layer": 1}')
     with pytest.raises(ValueError, match="no model.ckpt.index"):
         zoo.convert.from_directory(str(tmp_path / "gpt"))

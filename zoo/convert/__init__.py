@@ -16,6 +16,7 @@
 from zoo.convert.huggingface import from_huggingface
 from zoo.convert.huggingface import read_config
 from zoo.convert.huggingface import to_huggingface
+from zoo.convert.hf_tokenizers import load_json as _load_json
 from zoo.convert.hf_tokenizers import read_tokenizer as _read_tokenizer
 from zoo.convert.keras_hub_backbones import copy_weights
 from zoo.convert.keras_hub_backbones import from_keras_hub
@@ -27,14 +28,12 @@ from zoo.convert.originals import detect as _release
 def is_huggingface(path):
     """Whether `path` is a Hugging Face model directory (a `config.json`
     with a `model_type`; keras-hub presets have a `config.json` too)."""
-    import json
     import os
 
     file = os.path.join(path, "config.json")
     if not os.path.isfile(file):
         return False
-    with open(file, encoding="utf-8") as f:
-        return "model_type" in json.load(f)
+    return "model_type" in _load_json(file)
 
 
 def is_pretrained(path):
@@ -60,7 +59,14 @@ def labels(path):
     if not is_huggingface(path):
         return None
     names = read_config(path).get("id2label")
-    return [names[str(i)] for i in range(len(names))] if names else None
+    if not names:
+        return None
+    ids = sorted(names, key=lambda key: int(key) if key.isdigit() else -1)
+    if ids != [str(i) for i in range(len(names))]:
+        raise ValueError(
+            f"{path}: config.json's id2label must have the ids 0 to "
+            f"{len(names) - 1}, one label each; it has {ids[:8]}.")
+    return [names[str(i)] for i in range(len(names))]
 
 
 def read_tokenizer(path):

@@ -26,10 +26,52 @@ MARIAN_ARCHITECTURES = ("MarianMTModel",)
 ARCHITECTURES = {"bert": BERT_ARCHITECTURES, "gpt2": GPT2_ARCHITECTURES,
                  "marian": MARIAN_ARCHITECTURES}
 MODEL_TYPES = tuple(ARCHITECTURES)
+# The sizes each family's config.json must give, as positive ints.
+SIZES = {
+    "bert": ("vocab_size", "num_hidden_layers", "num_attention_heads",
+             "hidden_size", "intermediate_size", "max_position_embeddings"),
+    "gpt2": ("vocab_size", "n_layer", "n_head", "n_embd", "n_positions"),
+    "marian": ("vocab_size", "encoder_layers", "decoder_layers",
+               "encoder_attention_heads", "decoder_attention_heads",
+               "encoder_ffn_dim", "decoder_ffn_dim", "d_model",
+               "max_position_embeddings"),
+}
+OPTIONAL_SIZES = ("type_vocab_size", "n_inner", "num_labels")
+RATES = ("hidden_dropout_prob", "attention_probs_dropout_prob",
+         "classifier_dropout", "resid_pdrop", "attn_pdrop", "dropout",
+         "attention_dropout", "layer_norm_eps", "layer_norm_epsilon")
 
 
 
 # Reading ---------------------------------------------------------------------
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_config(config, source):
+    """Raise unless `config` gives its family's sizes as positive ints and
+    its rates and epsilons as numbers: a missing size would otherwise be a
+    KeyError, a string or 0 a model that is silently not the checkpoint's
+    (no layers), or an error from deep inside Keras."""
+    missing = [key for key in SIZES[config["model_type"]] if key not in config]
+    if missing:
+        raise ValueError(f"{source}: config.json lacks {missing}, which a "
+                         f"{config['model_type']} config.json gives.")
+    for key in SIZES[config["model_type"]] + OPTIONAL_SIZES:
+        value = config.get(key)
+        if (key in SIZES[config["model_type"]] or value is not None) and not (
+                _is_int(value) and value > 0):
+            raise ValueError(f"{source}: config.json: {key}={value!r}; it "
+                             "must be a positive integer.")
+    for key in RATES:
+        value = config.get(key)
+        if value is not None and not (
+                isinstance(value, (int, float)) and not isinstance(value, bool)
+                and 0 <= value < 1):
+            raise ValueError(f"{source}: config.json: {key}={value!r}; it "
+                             "must be a number in [0, 1).")
 
 
 def _activation(config, key, default):
@@ -142,7 +184,12 @@ def build(config, tokenizer=None):
     """The zoo model of `config`'s architecture, randomly initialized."""
     family = config["model_type"]
     known = ARCHITECTURES[family]
-    architecture = (config.get("architectures") or known[:1])[0]
+    architectures = config.get("architectures") or known[:1]
+    if not isinstance(architectures, list):
+        raise ValueError(f"config.json: architectures={architectures!r}; it "
+                         "must be a list of names, such as "
+                         f"[{known[0]!r}].")
+    architecture = architectures[0]
     if architecture not in known:
         raise ValueError(
             f"config.json: architecture {architecture!r} is not supported; "

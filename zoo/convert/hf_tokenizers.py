@@ -20,12 +20,24 @@ from zoo.data.tokenizer_classes import END_OF_TEXT
 from zoo.data.tokenizer_classes import MarianTokenizer
 
 
+def load_json(file):
+    """The JSON object in `file`; a ValueError naming the file if it holds
+    no JSON object (a cut download, a wrong file)."""
+    with open(file, encoding="utf-8") as f:
+        try:
+            value = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{file} is not valid JSON ({error}); it may be "
+                             "truncated or still downloading.") from error
+    if not isinstance(value, dict):
+        raise ValueError(f"{file} must hold a JSON object ({{...}}); it "
+                         f"holds a {type(value).__name__}.")
+    return value
+
+
 def _read_json(path, name):
     file = os.path.join(path, name)
-    if not os.path.isfile(file):
-        return None
-    with open(file, encoding="utf-8") as f:
-        return json.load(f)
+    return load_json(file) if os.path.isfile(file) else None
 
 
 def read_lines(file):
@@ -38,7 +50,33 @@ def read_lines(file):
 def read_merges(file):
     """The merges of `merges.txt` or GPT-2's `vocab.bpe`, without the
     `#version` line."""
-    return [m for m in read_lines(file) if m and not m.startswith("#version")]
+    merges = [m for m in read_lines(file) if m and not m.startswith("#version")]
+    return check_merges(merges, file)
+
+
+def check_merges(merges, source):
+    """`merges`, once each is known to be two tokens and a space."""
+    for i, merge in enumerate(merges):
+        if len(merge.split(" ")) != 2:
+            raise ValueError(
+                f"{source}: merge {i + 1} ({merge[:40]!r}) is not two tokens "
+                "separated by one space; the file is damaged or not a BPE "
+                "merges file.")
+    return merges
+
+
+def check_bert_vocabulary(vocabulary, source):
+    """`vocabulary`, once it is known to hold BERT's special tokens, which
+    keras-hub's `BertTokenizer` needs."""
+    from zoo.data.tokenizers import BERT_SPECIAL_TOKENS
+
+    missing = [t for t in BERT_SPECIAL_TOKENS if t not in set(vocabulary)]
+    if missing:
+        raise ValueError(
+            f"{source}: the vocabulary ({len(vocabulary):,} tokens) lacks "
+            f"BERT's special tokens {missing}; a BERT vocabulary holds all "
+            f"of {BERT_SPECIAL_TOKENS}.")
+    return vocabulary
 
 
 def _by_id(vocabulary, source):
@@ -53,12 +91,15 @@ def _wordpiece(path, settings, fast):
     normalizer = (fast or {}).get("normalizer") or {}
     if (fast and fast.get("model", {}).get("type") == "WordPiece"
             and normalizer.get("type") == "BertNormalizer"):
-        vocabulary = _by_id(fast["model"]["vocab"], "tokenizer.json")
+        vocabulary = check_bert_vocabulary(
+            _by_id(fast["model"]["vocab"], "tokenizer.json"),
+            os.path.join(path, "tokenizer.json"))
         lowercase = normalizer.get("lowercase", True)
         strip_accents = normalizer.get("strip_accents")
         cjk = normalizer.get("handle_chinese_chars", True)
     elif os.path.isfile(os.path.join(path, "vocab.txt")):
-        vocabulary = read_lines(os.path.join(path, "vocab.txt"))
+        file = os.path.join(path, "vocab.txt")
+        vocabulary = check_bert_vocabulary(read_lines(file), file)
         lowercase = settings.get("do_lower_case", True)
         strip_accents = settings.get("strip_accents")
         cjk = settings.get("tokenize_chinese_chars", True)
@@ -74,8 +115,9 @@ def _wordpiece(path, settings, fast):
 def _byte_pair(path, fast):
     if fast and fast.get("model", {}).get("type") == "BPE":
         vocabulary = dict(fast["model"]["vocab"])
-        merges = [m if isinstance(m, str) else " ".join(m)
-                  for m in fast["model"]["merges"]]
+        merges = check_merges([m if isinstance(m, str) else " ".join(m)
+                               for m in fast["model"]["merges"]],
+                              os.path.join(path, "tokenizer.json"))
         for added in fast.get("added_tokens", []):
             vocabulary.setdefault(added["content"], added["id"])
     elif all(os.path.isfile(os.path.join(path, name))

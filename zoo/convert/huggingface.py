@@ -38,6 +38,7 @@ from zoo.convert import hf_tokenizers
 from zoo.convert import layouts
 from zoo.convert.configs import MODEL_TYPES
 from zoo.convert.configs import build
+from zoo.convert.configs import check_config
 from zoo.convert.configs import hf_config
 
 WEIGHTS = "model.safetensors"
@@ -61,8 +62,7 @@ def read_config(path):
         raise ValueError(
             f"{path!r} has no config.json: it is not a Hugging Face model "
             "directory (save one with `model.save_pretrained(path)`).")
-    with open(file, encoding="utf-8") as f:
-        config = json.load(f)
+    config = hf_tokenizers.load_json(file)
     model_type = config.get("model_type")
     if model_type not in MODEL_TYPES:
         raise ValueError(
@@ -80,8 +80,11 @@ def read_tensors(path):
     if os.path.isfile(os.path.join(path, WEIGHTS)):
         names = [WEIGHTS]
     elif os.path.isfile(index):
-        with open(index, encoding="utf-8") as f:
-            names = sorted(set(json.load(f)["weight_map"].values()))
+        weight_map = hf_tokenizers.load_json(index).get("weight_map")
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise ValueError(f"{index} has no weight_map: it does not say "
+                             "which file holds which tensor.")
+        names = sorted(set(weight_map.values()))
     elif any(os.path.isfile(os.path.join(path, name))
              for name in ("pytorch_model.bin", "tf_model.h5")):
         raise ValueError(
@@ -173,8 +176,18 @@ def assign(model, layout, tensors, source):
             raise ValueError(
                 f"{source}: {hf_name} has shape {tuple(value.shape)}, but "
                 f"config.json makes it {shape} (the zoo's {zoo_name}).")
-        value = value.T if transpose else value
-        variable.assign(np.asarray(value, variable.dtype))
+        if value.dtype.kind in "biu":  # quantized, or not weights
+            raise ValueError(
+                f"{source}: {hf_name} holds {value.dtype} values; the zoo "
+                "reads floating-point weights (float32, float16, bfloat16).")
+        value = np.asarray(value.T if transpose else value, variable.dtype)
+        if not np.all(np.isfinite(value)):
+            raise ValueError(
+                f"{source}: {hf_name} holds NaN or infinite values "
+                f"({int(np.sum(~np.isfinite(value))):,} of {value.size:,}); "
+                "the checkpoint is damaged, or was saved after training "
+                "diverged.")
+        variable.assign(value)
     if tensors:
         warnings.warn(f"{source}: tensors not used by {type(model).__name__}:"
                       f" {sorted(tensors)}", stacklevel=3)
@@ -208,6 +221,7 @@ def from_parts(config, tensors, tokenizer, source):
     """The zoo model of a Hugging Face `config` (dict), its `tensors`
     ({Hugging Face name: array}) and `tokenizer` (or None), read from
     `source` (for messages)."""
+    check_config(config, source)
     if tokenizer is not None:
         hf_tokenizers.check_fits(tokenizer, config["vocab_size"], source)
     model = build(config, tokenizer)

@@ -14,7 +14,6 @@ no TensorFlow 1 code); optimizer slots (`adam_m`, `adam_v`) and
 """
 
 import glob
-import json
 import os
 import re
 
@@ -48,8 +47,7 @@ def _read_json(directory, name):
     file = os.path.join(directory, name)
     if not os.path.isfile(file):
         raise ValueError(f"{directory!r} has no {name}.")
-    with open(file, encoding="utf-8") as f:
-        return json.load(f)
+    return hf_tokenizers.load_json(file)
 
 
 # BERT ------------------------------------------------------------------------
@@ -109,7 +107,8 @@ def from_bert_checkpoint(directory, lowercase=None):
     vocabulary_file = os.path.join(directory, "vocab.txt")
     if not os.path.isfile(vocabulary_file):
         raise ValueError(f"{directory!r} has no vocab.txt.")
-    vocabulary = hf_tokenizers.read_lines(vocabulary_file)
+    vocabulary = hf_tokenizers.check_bert_vocabulary(
+        hf_tokenizers.read_lines(vocabulary_file), vocabulary_file)
     tokenizer = keras_hub.models.BertTokenizer(
         vocabulary=vocabulary, lowercase=lowercase, strip_accents=lowercase)
     return huggingface.from_parts(config, tensors, tokenizer, directory)
@@ -134,6 +133,11 @@ def from_gpt2_checkpoint(directory):
     """The `CausalLM` of an OpenAI GPT-2 release directory (`model.ckpt.*`,
     `hparams.json`, `encoder.json`, `vocab.bpe`), with its tokenizer."""
     hparams = _read_json(directory, "hparams.json")
+    missing = [key for key in ("n_vocab", "n_ctx", "n_embd", "n_layer",
+                               "n_head") if key not in hparams]
+    if missing:
+        raise ValueError(f"{directory}/hparams.json lacks {missing}, which "
+                         "a GPT-2 release gives.")
     variables = _read_checkpoint(directory, "model.ckpt")
     # Conv1D weights are stored (1, in, out): the leading 1 goes.
     tensors = {gpt2_name(name): value[0] if value.ndim == 3 else value

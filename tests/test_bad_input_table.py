@@ -8,6 +8,10 @@ import sys
 import pytest
 
 from tests.bad_inputs import table
+from tests.bad_inputs.export import exported_classifier  # noqa: F401
+from tests.bad_inputs.export import exported_gpt  # noqa: F401
+from tests.bad_inputs.export import exported_masked_lm  # noqa: F401
+from tests.bad_inputs.export import exported_tagger  # noqa: F401
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CASES = table.all_cases()

@@ -12,8 +12,12 @@ from tests.bad_inputs.export import exported_classifier  # noqa: F401
 from tests.bad_inputs.export import exported_gpt  # noqa: F401
 
 THREADS = 8
-PROMPTS = [["the cat"], ["a dog ran", "the park"], ["new york is"],
-           ["the mat", "a", "the cat sat on"]]
+# Pairs whose shorter prompt has 4 to 7 tokens: one compiled program per
+# signature (XLA compiles per batch size and prefill length, seconds each).
+PROMPTS = [["new york is", "a cat in york"],
+           ["cats sat; dogs ran", "york's mats"],
+           ["dogs, parks", "zebra quartz"],  # words the export never saw
+           ["the mat . a dog", "unseen words, parkland"]]
 PAIRS = [(["a cat"], ["the park"]), (["a dog ran", "new york"], ["the", ""]),
          (["the mat . a dog"], ["ran"])]
 
@@ -44,13 +48,15 @@ def _calls(served_gpt, served_classifier):
 @pytest.mark.tensorflow
 def test_eight_threads_get_the_single_threaded_outputs(exported_gpt,
                                                        exported_classifier):
+    """The threads run first, so that they also fill keras-hub's byte-pair
+    cache (a table of the words seen so far) at the same time."""
     calls = _calls(exported_gpt, exported_classifier)
-    alone = [_numpy(signature(**inputs)) for signature, inputs in calls]
     order = [i for _ in range(4) for i in range(len(calls))]  # 4 rounds
     np.random.default_rng(0).shuffle(order)
     with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
         together = list(pool.map(
             lambda i: _numpy(calls[i][0](**calls[i][1])), order))
+    alone = [_numpy(signature(**inputs)) for signature, inputs in calls]
     for i, outputs in zip(order, together):
         assert outputs.keys() == alone[i].keys()
         for key, value in outputs.items():

@@ -44,6 +44,12 @@ flags.DEFINE_bool("next_sentence_prediction", False,
 flags.DEFINE_string("vocabulary_file", None,
                     "A WordPiece vocab.txt to use instead of training one.")
 common.require("masking_rate", "share")
+flags.register_multi_flags_validator(
+    ["tokenizer", "vocabulary_file"],
+    lambda values: values["tokenizer"] == "wordpiece"
+    or values["vocabulary_file"] is not None,
+    message="bert_pretrain needs a WordPiece tokenizer (--tokenizer=wordpiece "
+    "or --vocabulary_file).")
 FLAGS = flags.FLAGS
 
 
@@ -56,9 +62,6 @@ def main(_):
         tokenizers.save_tokenizer(tokenizer, os.path.join(model_dir, "tokenizer"))
     else:
         tokenizer = common.tokenizer(model_dir, train_documents)
-    if not hasattr(tokenizer, "mask_token_id"):
-        raise ValueError("bert_pretrain needs a WordPiece tokenizer "
-                         "(--tokenizer=wordpiece or --vocabulary_file).")
     backbone = common.backbone(BertEncoder, tokenizer)
     length = common.sequence_length(backbone)
     nsp = FLAGS.next_sentence_prediction

@@ -46,11 +46,26 @@ def define_flags(finetuning=False, backbone=None, **defaults):
     for name, rule in RANGES.items():
         if name in FLAGS:
             require(name, rule)
+    flags.register_multi_flags_validator(
+        ["tokenizer", "vocabulary_size"], lambda values: _vocabulary_ok(
+            values["tokenizer"], values["vocabulary_size"]),
+        message="--vocabulary_size")
     if backbone is not None:
         flags.register_multi_flags_validator(
             ["preset", "override"], lambda values: _architecture_ok(
                 backbone, values["preset"], values["override"]),
             message="--preset or --override")
+
+
+def _vocabulary_ok(kind, size):
+    """Flag validator: the tokenizer can be trained to `size` tokens."""
+    if kind is None or size is None:
+        return True
+    try:
+        tokenizers.check_vocabulary_size(kind, size)
+    except ValueError as error:
+        raise flags.ValidationError(f"--{error}") from None
+    return True
 
 
 def _architecture_ok(backbone_class, preset, overrides):
@@ -229,8 +244,11 @@ def start(recipe_name):
     distribution.check_batch(FLAGS.batch_size, replicas)
     model_dir = FLAGS.model_dir
     record = run_record()
+    # Data flags by their files' contents: data moved elsewhere resumes.
+    compared = (recipe_flags() - NOT_TRAINING - set(DATA_FLAGS)) | {
+        "#" + name for name in DATA_FLAGS if name not in NOT_TRAINING}
     run.check_model_dir_for(model_dir, recipe_name, record, FLAGS.resume,
-                            compared=recipe_flags() - NOT_TRAINING)
+                            compared)
     # Every process has seen --model_dir as it was: none writes before this.
     distribution.check_same_everywhere("\n".join(
         line for line in FLAGS.flags_into_string().splitlines()
@@ -295,7 +313,8 @@ def data_fingerprint(name):
     digest = hashlib.sha256()
     for path in paths:
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"--{name}: no file {path}.")
+            raise FileNotFoundError(f"--{name}: data file {path!r} does "
+                                    "not exist.")
         with open(path, "rb") as file:
             for block in iter(lambda: file.read(1 << 20), b""):
                 digest.update(block)

@@ -49,6 +49,7 @@ def test_python_case(case, request):
 def test_recipe_case(case, tmp_path):
     script, *flags = case.argv
     flags = [flag.replace("{tmp}", str(tmp_path)) for flag in flags]
+    (tmp_path / "text.txt").write_text("A little text to read.\n" * 20)
     result = subprocess.run(
         [sys.executable, os.path.join(ROOT, script), *flags],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,

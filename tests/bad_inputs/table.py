@@ -9,8 +9,9 @@ and a test checks that the page holds exactly that table.
 A case is either `Case(area, given, expect, call=...)`, for the Python
 API: `call()` (or `call(value)` of the pytest fixture named by `fixture=`)
 must raise; or `Case(area, given, expect, argv=(...))`, for a recipe run
-(`{tmp}` in a flag is the test's temporary dir, also its working dir): it
-must exit non-zero, print `expect`, and print no traceback. `expect` is plain text that the message must contain
+(`{tmp}` in a flag is the test's temporary dir, also its working dir,
+holding a small `text.txt`): it must exit non-zero, print `expect`, and
+print no traceback. `expect` is plain text that the message must contain
 (case-insensitive): it is what the docs show.
 """
 

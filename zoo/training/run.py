@@ -96,7 +96,8 @@ def check_model_dir_for(model_dir, recipe, record, resume, compared):
         resume: the run continues the one in `model_dir`. Without it, a
             run there is refused, unless it stopped before its first
             checkpoint (then this run starts it anew).
-        compared: names of the flags that change what is trained; on
+        compared: names of the flags that change what is trained, and
+            "#name" for data flags whose files' contents count; on
             `resume` each must be as the run in `model_dir` had it.
     """
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
@@ -132,8 +133,7 @@ def check_model_dir_for(model_dir, recipe, record, resume, compared):
         before = _parse_record(file.read())
     now = _parse_record(record)
     changed = [name for name in sorted(set(before) | set(now))
-               if name.lstrip("#").split(" ")[0] in compared
-               and before.get(name) != now.get(name)]
+               if name in compared and before.get(name) != now.get(name)]
     if changed:
         details = "; ".join(
             f"--{name.lstrip('#')}: {_shown(before.get(name))} there, "

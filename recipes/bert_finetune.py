@@ -97,8 +97,7 @@ def main(_):
     length = common.sequence_length(backbone)
     common.check_model_dir(
         model_dir, "bert_finetune", backbone, tokenizer, task=FLAGS.task,
-        init_from=FLAGS.init_from, sequence_length=length, labels=data.names,
-        segments=data.segments, files=data.files)
+        sequence_length=length, labels=data.names, segments=data.segments)
     run.write_json(os.path.join(model_dir, "labels.json"), data.names)
 
     splits = {split: data.encode(tokenizer, split, length, FLAGS.truncate)

@@ -59,7 +59,7 @@ def main(_):
     if FLAGS.vocabulary_file:
         tokenizer = tokenizers.load_wordpiece(FLAGS.vocabulary_file,
                                               FLAGS.lowercase)
-        tokenizers.save_tokenizer(tokenizer, os.path.join(model_dir, "tokenizer"))
+        common.save_tokenizer(tokenizer, model_dir)
     else:
         tokenizer = common.tokenizer(model_dir, train_documents)
     backbone = common.backbone(BertEncoder, tokenizer)

@@ -7,6 +7,7 @@ file), `corpus`, `tokenizer`, `backbone` (fine-tuning: `starting_point`),
 """
 
 import ast
+import glob
 import hashlib
 import math
 import os
@@ -265,6 +266,8 @@ def start(recipe_name):
                      "--model_dir.", distribution.process_index(), model_dir)
     os.makedirs(model_dir, exist_ok=True)
     files.remove_leftovers(model_dir)  # of a killed run
+    if not FLAGS.resume:
+        run.start_afresh(model_dir)
     files.write_text(os.path.join(model_dir, "flags.txt"), record)
     logging.info("Writing to %s", model_dir)
     return model_dir
@@ -280,19 +283,20 @@ NOT_TRAINING = {
     "length_penalty", "decode_batch_size", "test_examples", "test_file",
     "test_source", "test_target",
 }
-# Flags that name data files: their contents are fingerprinted.
+# Flags that name data files or folders (and the pretrained model): their
+# contents are fingerprinted.
 DATA_FLAGS = ("train_files", "validation_files", "train_file",
               "validation_file", "test_file", "vocabulary_file",
               "train_source", "train_target", "validation_source",
-              "validation_target", "test_source", "test_target")
+              "validation_target", "test_source", "test_target", "init_from")
 
 
 def recipe_flags():
-    """The names of the flags this recipe and this module define."""
-    script = os.path.basename(sys.argv[0])
-    modules = ("common", sys.argv[0], script, os.path.splitext(script)[0])
-    return {flag.name for module in modules
-            for flag in FLAGS.get_flags_for_module(module)}
+    """The names of the flags this recipe and this module define: every
+    flag but those of absl and the frameworks (logging, TPU tracing)."""
+    frameworks = ("absl.", "tensorflow.", "keras.", "jax.", "tf_keras.")
+    return {flag.name for module, defined in FLAGS.flags_by_module_dict().items()
+            if not module.startswith(frameworks) for flag in defined}
 
 
 def run_record():
@@ -308,16 +312,31 @@ def run_record():
 
 
 def data_fingerprint(name):
-    """SHA-256 of the contents of the files flag `name` names, in order."""
-    paths = corpora.list_files(FLAGS[name].value)
+    """SHA-256 of the files flag `name` names: each file's name within
+    its folder, size and contents, in order; a folder's every file."""
+    value = FLAGS[name].value
     digest = hashlib.sha256()
-    for path in paths:
-        if not os.path.isfile(path):
+    for path in [value] if isinstance(value, str) else value:
+        matched = sorted(glob.glob(path)) if any(c in path for c in "*?[") \
+            else [path]
+        if not matched or not all(os.path.exists(p) for p in matched):
             raise FileNotFoundError(f"--{name}: data file {path!r} does "
                                     "not exist.")
-        with open(path, "rb") as file:
-            for block in iter(lambda: file.read(1 << 20), b""):
-                digest.update(block)
+        for match in matched:
+            if os.path.isfile(match):
+                found = [match]
+                base = os.path.dirname(match)
+            else:
+                found = sorted(os.path.join(root, file_name)
+                               for root, _, names in os.walk(match)
+                               for file_name in names)
+                base = match
+            for file_path in found:
+                digest.update(f"{os.path.relpath(file_path, base)}:"
+                              f"{os.path.getsize(file_path)}:".encode())
+                with open(file_path, "rb") as file:
+                    for block in iter(lambda: file.read(1 << 20), b""):
+                        digest.update(block)
     return digest.hexdigest()[:16]
 
 
@@ -332,8 +351,10 @@ def main(function):
         except Exception as error:
             if logging.get_verbosity() >= logging.DEBUG:
                 raise
-            message = (getattr(error, "message", None) or str(error)
-                       or type(error).__name__).strip().splitlines()[0]
+            lines = (getattr(error, "message", None) or str(error)
+                     ).strip().splitlines() or [type(error).__name__]
+            # A TensorFlow op's error ends with the failed check's message.
+            message = lines[-1] if hasattr(error, "op") else lines[0]
             if not isinstance(error, (ValueError, OSError, FloatingPointError,
                                       RuntimeError)):
                 message = (f"{type(error).__name__}: {message}\n(Not an "
@@ -411,7 +432,8 @@ def parse_overrides(items):
 
 def check_override_types(config, overrides):
     """Refuse an --override whose value is not of the preset's type (a
-    float for a size, text for a number)."""
+    float for a size, text for a number) or out of range (a size below 1,
+    a dropout rate outside [0, 1))."""
     names = {bool: "true or false", int: "a whole number",
              float: "a number", str: "text"}
     for key, value in overrides.items():
@@ -426,6 +448,14 @@ def check_override_types(config, overrides):
             raise ValueError(
                 f"--override={key}={value}: {key} must be {names[expected]} "
                 f"(the preset has {config[key]!r}).")
+        if expected is int and value < 1:
+            raise ValueError(f"--override={key}={value}: {key} must be at "
+                             "least 1.")
+        if expected is float and not (math.isfinite(value) and value >= 0
+                                      and ("dropout" not in key or value < 1)):
+            raise ValueError(
+                f"--override={key}={value}: {key} must be a finite number "
+                f"{'in [0, 1)' if 'dropout' in key else 'of at least 0'}.")
 
 
 def backbone(backbone_class, tokenizer):

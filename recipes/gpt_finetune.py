@@ -88,9 +88,7 @@ def main(_):
     length = common.sequence_length(backbone)
     common.check_model_dir(
         model_dir, "gpt_finetune", backbone, tokenizer, task=FLAGS.task,
-        init_from=FLAGS.init_from, sequence_length=length,
-        files={"train": FLAGS.train_files,
-               "validation": FLAGS.validation_files})
+        sequence_length=length)
     train_data, validation_data, prompts, tokens = batches(
         data, tokenizer, length, run.resumed_step(model_dir))
     print(f"Vocabulary {tokenizer.vocabulary_size():,}; "

@@ -97,8 +97,7 @@ def main(_):
     length = common.sequence_length(backbone)
     common.check_model_dir(
         model_dir, "transformer_finetune", backbone, tokenizer,
-        init_from=FLAGS.init_from, sequence_length=length,
-        data={split: list(data[split][2]) for split in data})
+        sequence_length=length)
     encoded = {split: parallel.encode_pairs(tokenizer, sources, targets,
                                             length, names)
                for split, (sources, targets, names) in data.items()}

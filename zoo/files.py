@@ -18,7 +18,8 @@ Two environment variables let the tests break a write at a named point
 A point's NAME is `<file>:<stage>`: `<file>` is the written file's (or
 directory's) name, e.g. `metrics.json` or `checkpoint`, and `<stage>` is
 `partial` (half the bytes written), `complete` (all written, not yet in
-place) or `placed` (renamed into place).
+place), `aside` (a directory's earlier version moved aside, the new one
+not yet in place) or `placed` (renamed into place).
 """
 
 import errno
@@ -92,20 +93,31 @@ def _write_bytes(path, data):
 
 
 def _fsync(path):
-    """Flush a file's (or a directory's entries') data to the disk."""
+    """Flush a file's (or a directory's entries') data to the disk. A
+    failure is an error (a full disk may show only here), except that
+    some file systems cannot fsync a directory at all."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
-    except OSError:  # some file systems cannot fsync a directory
-        pass
+    except OSError as error:
+        if not (os.path.isdir(path) and error.errno in (
+                errno.EINVAL, errno.ENOTSUP, errno.EBADF)):
+            raise
     finally:
         os.close(descriptor)
 
 
-def _umask():
-    umask = os.umask(0)
+def _read_umask():
+    umask = os.umask(0o022)  # the only way to read it; set back at once
     os.umask(umask)
     return umask
+
+
+_UMASK = _read_umask()  # once: changing it later races other threads
+
+
+def _umask():
+    return _UMASK
 
 
 def staging_directory(target):
@@ -121,18 +133,29 @@ def staging_directory(target):
 
 def remove_leftovers(directory):
     """Delete what killed writers left in `directory` (not below it):
-    their temporary files and staging directories. Only the one process
-    that writes `directory` may call it."""
+    their temporary files and staging directories; a directory that
+    `publish` had moved aside when it was killed is put back. Only the one
+    process that writes `directory` may call it."""
     if not os.path.isdir(directory):
         return
     for name in os.listdir(directory):
-        if name.startswith(".") and (".partial" in name
+        target = os.path.join(directory, name.split(".staging-")[0][1:])
+        if (name.startswith(".") and name.endswith(".previous")
+                and not os.path.exists(target)):
+            os.replace(os.path.join(directory, name), target)  # see publish
+            continue
+        if name.startswith(".") and (".partial" in name or ".replaced" in name
                                      or ".staging-" in name):
             path = os.path.join(directory, name)
             if os.path.isdir(path):
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 os.remove(path)
+
+
+def sync_directory(directory):
+    """fsync a directory: its entries' renames reach the disk."""
+    _fsync(directory)
 
 
 def sync_tree(directory):
@@ -147,7 +170,8 @@ def publish(staging, target):
     """Move the finished `staging` directory to `target`, replacing what is
     there only once the new one is in place: an exception at any point
     leaves the earlier `target` or the new one. (A process killed between
-    the two renames leaves the earlier one at `staging + ".previous"`.)"""
+    the two renames leaves the earlier one at `staging + ".previous"`,
+    which `remove_leftovers` puts back.)"""
     target = os.path.abspath(target)
     name = os.path.basename(target)
     sync_tree(staging)
@@ -155,6 +179,7 @@ def publish(staging, target):
     previous = staging + ".previous"
     if os.path.exists(target):
         os.replace(target, previous)  # kept until the new one is in
+        write_point(f"{name}:aside")
         try:
             os.replace(staging, target)
         except BaseException:

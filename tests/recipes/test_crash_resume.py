@@ -50,7 +50,9 @@ def _random_kills(count, seed):
 
 def run_chain(name, flags, kills, model_dir):
     """Run recipe `name` into `model_dir`, killed at each of `kills` in
-    turn (resuming after each), then to its end."""
+    turn (resuming after each), then to its end. Returns how many
+    processes were killed (a run may end before a random kill)."""
+    killed = 0
     for kill in kills:
         argv = command(name, f"--model_dir={model_dir}", *flags,
                        *resume(model_dir))
@@ -66,14 +68,16 @@ def run_chain(name, flags, kills, model_dir):
             stderr = process.stderr.read()
             process.stderr.close()
             assert process.returncode in (0, -signal.SIGKILL), stderr[-3000:]
+            killed += process.returncode == -signal.SIGKILL
             continue
         result = subprocess.run(argv, env=environment(ZOO_CRASH_AT=kill),
                                 capture_output=True, text=True, timeout=600)
         assert result.returncode == -signal.SIGKILL, (
             f"{kill}: the run was not killed there (exit "
             f"{result.returncode}):\n{result.stderr[-3000:]}")
-    return run_recipe(name, f"--model_dir={model_dir}", *flags,
-                      *resume(model_dir))
+        killed += 1
+    run_recipe(name, f"--model_dir={model_dir}", *flags, *resume(model_dir))
+    return killed
 
 
 def resume(model_dir):
@@ -139,7 +143,9 @@ def test_killed_at_random_moments_and_resumed_ends_as_if_never_killed(
     flags = recipe_flags("gpt_pretrain")
     run_chain("gpt_pretrain", flags, [], tmp_path / "reference")
     model_dir = tmp_path / "killed"
-    run_chain("gpt_pretrain", flags, _random_kills(3, seed), model_dir)
+    killed = run_chain("gpt_pretrain", flags, _random_kills(3, seed),
+                       model_dir)
+    assert killed >= 1  # (a kill after a run's end kills nothing)
     assert outcome(model_dir) == outcome(tmp_path / "reference")
     assert leftovers(model_dir) == []
 
@@ -153,6 +159,18 @@ def test_every_write_of_every_family(name, recipe_flags, tmp_path):
     run_chain(name, flags, [], tmp_path / "reference")
     model_dir = tmp_path / "killed"
     run_chain(name, flags, EVERY_WRITE, model_dir)
+    assert outcome(model_dir) == outcome(tmp_path / "reference")
+    assert leftovers(model_dir) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bert_pretrain", "transformer_pretrain",
+                                  "bert_finetune"])
+def test_random_kills_in_every_family(name, recipe_flags, tmp_path):
+    flags = recipe_flags(name)
+    run_chain(name, flags, [], tmp_path / "reference")
+    model_dir = tmp_path / "killed"
+    assert run_chain(name, flags, _random_kills(3, 1), model_dir) >= 1
     assert outcome(model_dir) == outcome(tmp_path / "reference")
     assert leftovers(model_dir) == []
 

@@ -32,7 +32,7 @@ def test_bert_finetune_starts_from_a_hugging_face_directory(tmp_path):
                f"--init_from={tmp_path / 'hf'}", f"--train_file={train}",
                f"--validation_file={train}", "--batch_size=4", "--steps=2",
                "--checkpoint_every=2", "--warmup_steps=1",
-               "--learning_rate=0", "--dropout=0.0")
+               "--learning_rate=1e-12", "--dropout=0.0")
     tuned = keras.saving.load_model(model_dir / "model.keras", compile=False)
     ids = np.array([[2, 10, 20, 30, 3], [2, 40, 3, 0, 0]], "int32")
     mask = (ids > 0).astype("int32")
@@ -105,7 +105,7 @@ def test_a_marian_directory_fine_tunes_and_exports(tmp_path):
     run_recipe("transformer_finetune", f"--model_dir={model_dir}",
                f"--init_from={path}", *data, "--batch_size=2", "--steps=2",
                "--checkpoint_every=2", "--warmup_steps=1",
-               "--learning_rate=0", "--dropout=0.0", "--num_beams=2",
+               "--learning_rate=1e-12", "--dropout=0.0", "--num_beams=2",
                "--test_examples=2")
     tuned = keras.saving.load_model(model_dir / "model.keras")
     original = zoo.convert.from_huggingface(path)

@@ -31,7 +31,8 @@ NUM_SENTINELS = 100  # T5's <extra_id_0> ... <extra_id_99>
 BERT_SPECIAL_TOKENS = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]
 # Training a subword vocabulary takes time that grows with the square of a
 # word's length (Hugging Face's trainers rescan a word at each merge in
-# it): 0.6 s for a 50,000-character word, minutes for 800,000.
+# it): a text of one 800,000-character word took minutes. Longer words
+# are refused; no natural-language word comes near.
 MAX_WORD_LENGTH = 10_000
 
 

@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -44,7 +45,11 @@ def write_json(path, value):
 
 def read_json(path):
     with open(path) as file:
-        return json.load(file)
+        try:
+            return json.load(file)
+        except ValueError as error:
+            raise ValueError(f"{path} is corrupt (not valid JSON: {error})."
+                             ) from None
 
 
 def prepare_model_dir(model_dir, description, resume):
@@ -118,17 +123,13 @@ def check_model_dir_for(model_dir, recipe, record, resume, compared):
             raise ValueError(
                 f"{model_dir} already holds a run ({previous}). Pass "
                 "--resume to continue it, or choose a new --model_dir.")
-        if has_run:  # stopped before its first checkpoint: nothing to keep
-            for name in ("run.json", "metrics.json"):
-                if os.path.exists(os.path.join(model_dir, name)):
-                    os.remove(os.path.join(model_dir, name))
         return
     if not has_run:
         raise ValueError(
             f"--resume: {model_dir} holds no run to resume (no flags.txt); "
             "drop --resume to start one there.")
-    if not os.path.exists(flags_path):
-        return  # killed before it wrote anything: it starts anew
+    if not os.path.exists(flags_path) and not os.path.exists(description):
+        return  # killed in its first write: it starts anew
     with open(flags_path, encoding="utf-8") as file:
         before = _parse_record(file.read())
     now = _parse_record(record)
@@ -140,8 +141,8 @@ def check_model_dir_for(model_dir, recipe, record, resume, compared):
             f"{_shown(now.get(name))} here" for name in changed)
         raise ValueError(
             f"--resume would change what the run in {model_dir} trains "
-            f"({details}). Resume with its flags (--flagfile={flags_path} "
-            "--resume), or start a new --model_dir.")
+            f"({details}). Resume with the flags in {flags_path}, or start "
+            "a new --model_dir.")
 
 
 def _parse_record(text):
@@ -160,11 +161,23 @@ def _parse_record(text):
                     parsed.setdefault(name[2:], []).append("false")
                     continue
             parsed.setdefault(name, []).append(value)
+    for values in parsed.values():
+        values.sort()  # --override=a=1 --override=b=2 in any order
     return parsed
 
 
 def _shown(values):
     return "not given" if values is None else ",".join(values) or "empty"
+
+
+def start_afresh(model_dir):
+    """Remove what a run that stopped before its first checkpoint left
+    in `model_dir` (its description and metrics), so that a new run can
+    start there; `check_model_dir_for` allowed it. Process 0 only."""
+    for name in ("run.json", "metrics.json"):
+        path = os.path.join(model_dir, name)
+        if os.path.exists(path):
+            os.remove(path)
 
 
 def private_model_dir(model_dir, resume):
@@ -181,7 +194,7 @@ def private_model_dir(model_dir, resume):
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
     if resume:
         shutil.copytree(model_dir, directory, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("logs"))
+                        ignore=shutil.ignore_patterns("logs", ".*"))
     return directory
 
 
@@ -266,7 +279,7 @@ class Checkpoint:
             files.sync_tree(staging)
             files.write_point("checkpoint:complete")
             if os.path.exists(target):  # the same step, saved again
-                shutil.rmtree(target)
+                os.rename(target, staging + ".replaced")
             os.rename(staging, target)
         except BaseException as error:
             shutil.rmtree(staging, ignore_errors=True)
@@ -280,6 +293,7 @@ class Checkpoint:
                 "space (or fix the file system) and continue with --resume."
             ) from error
         files.write_point("checkpoint:placed")
+        files.sync_directory(self.directory)
         for name in os.listdir(self.directory):  # older steps, leftovers
             path = os.path.join(self.directory, name)
             if path != target:
@@ -301,9 +315,8 @@ class Checkpoint:
         except Exception as error:
             raise ValueError(f"The checkpoint {latest} is corrupt ({error}); "
                              "it cannot be resumed.") from None
-        names, variables = _variables(model, values=False)
-        check_fits(sorted(saved), names, {k: v.shape for k, v in saved.items()},
-                   variables, latest)
+        _, variables = _variables(model, values=False)
+        check_fits(saved, variables, latest)
         for name, variable in zip(sorted(saved), variables):  # by position
             variable.assign(saved[name])
         return state
@@ -327,20 +340,24 @@ def _variables(model, values=True):
                    for v in variables]
 
 
-def check_fits(saved_names, names, saved_shapes, variables, path):
+def check_fits(saved, variables, path):
     """Refuse a checkpoint whose variables differ from the model's in
-    count, order or shape, listing the differences."""
-    saved_names = sorted(saved_names)  # "00007/..." sorts by position
+    count, order, name, shape or dtype, listing the differences. Names
+    are compared without the numbers Keras appends to make them unique in
+    a process ("adam_w_2", "seed_generator_5")."""
+    names = sorted(saved)  # "00007/..." sorts by position
     problems = []
-    if len(saved_names) != len(names):
-        problems.append(f"it has {len(saved_names)} variables, this model "
-                        f"{len(names)}")
-    for i, (saved, name) in enumerate(zip(saved_names, names)):
-        shape = tuple(saved_shapes[saved])
-        if shape != tuple(variables[i].shape):
-            problems.append(f"{saved.split('/', 1)[1]} {shape} there, "
-                            f"{name.split('/', 1)[1]} "
-                            f"{tuple(variables[i].shape)} here")
+    if len(names) != len(variables):
+        problems.append(f"it has {len(names)} variables, this model "
+                        f"{len(variables)}")
+    for name, variable in zip(names, variables):
+        there = (_plain(name.split("/", 1)[1]), tuple(saved[name].shape),
+                 np.dtype(saved[name].dtype).name)
+        here = (_plain(variable.path), tuple(variable.shape),
+                np.dtype(variable.dtype).name)
+        if there != here:
+            problems.append(f"{' '.join(map(str, there))} there, "
+                            f"{' '.join(map(str, here))} here")
     if problems:
         shown = "; ".join(problems[:8]) + (
             f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
@@ -348,6 +365,11 @@ def check_fits(saved_names, names, saved_shapes, variables, path):
             f"The checkpoint {path} does not fit this model: {shown}. It was "
             "written by a different architecture or vocabulary; use a new "
             "--model_dir. (The checkpoint is left as it is.)")
+
+
+def _plain(path):
+    """A variable path without Keras' uniquifying suffixes."""
+    return re.sub(r"_\d+(?=[/_])", "", path)
 
 
 class CheckpointAndGuard(keras.callbacks.Callback):

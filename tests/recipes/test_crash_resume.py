@@ -151,26 +151,18 @@ def test_killed_at_random_moments_and_resumed_ends_as_if_never_killed(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("kills", ["every write", "random"])
 @pytest.mark.parametrize("name", ["bert_pretrain", "transformer_pretrain",
                                   "bert_finetune"])
-def test_every_write_of_every_family(name, recipe_flags, tmp_path):
-    """The full chain of kill points for the other families (slow)."""
+def test_every_family_killed_in_every_write_and_at_random(
+        name, kills, recipe_flags, tmp_path):
+    """The other families, killed inside every kind of write, or at three
+    random moments (slow)."""
     flags = recipe_flags(name)
     run_chain(name, flags, [], tmp_path / "reference")
     model_dir = tmp_path / "killed"
-    run_chain(name, flags, EVERY_WRITE, model_dir)
-    assert outcome(model_dir) == outcome(tmp_path / "reference")
-    assert leftovers(model_dir) == []
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["bert_pretrain", "transformer_pretrain",
-                                  "bert_finetune"])
-def test_random_kills_in_every_family(name, recipe_flags, tmp_path):
-    flags = recipe_flags(name)
-    run_chain(name, flags, [], tmp_path / "reference")
-    model_dir = tmp_path / "killed"
-    assert run_chain(name, flags, _random_kills(3, 1), model_dir) >= 1
+    chain = EVERY_WRITE if kills == "every write" else _random_kills(3, 1)
+    assert run_chain(name, flags, chain, model_dir) >= 1
     assert outcome(model_dir) == outcome(tmp_path / "reference")
     assert leftovers(model_dir) == []
 

@@ -13,6 +13,7 @@ import tensorflow as tf
 from zoo import files
 from zoo.models import GPTDecoder
 from zoo.tasks import CausalLM
+from zoo.training import checkpoints
 from zoo.training import optimizers
 from zoo.training import run
 
@@ -118,7 +119,8 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     assert os.path.getmtime(checkpoint) == saved
     restored = make_task()
     restored(next(iter(data()[1])))  # build, then load
-    run.Checkpoint(os.path.join(model_dir, "checkpoints")).restore(restored)
+    checkpoints.Checkpoint(os.path.join(model_dir, "checkpoints")).restore(
+        restored)
     for variable, value in zip(restored.weights, good, strict=True):
         np.testing.assert_array_equal(variable, value)
 

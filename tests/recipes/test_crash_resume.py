@@ -181,3 +181,26 @@ def test_write_points_are_where_the_chains_kill(recipe_flags, tmp_path):
     for point in EVERY_WRITE + SOME_WRITES + ["samples.txt:partial"]:
         name, _, count = point.partition("#")
         assert reached.count(name) >= int(count or 1), (point, reached)
+
+
+def test_a_full_disk_stops_the_run_and_keeps_the_last_checkpoint(
+        recipe_flags, tmp_path):
+    """No space left while the step-4 checkpoint is written (injected):
+    the run stops with one line that names the path and the checkpoint
+    kept, and resumes from it to the uninterrupted run's weights."""
+    flags = recipe_flags("gpt_pretrain")
+    model_dir = tmp_path / "run"
+    result = subprocess.run(
+        command("gpt_pretrain", f"--model_dir={model_dir}", *flags),
+        env=environment(ZOO_FAIL_AT="checkpoint:partial#2"),
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert (f"Could not write the checkpoint of step 4 to {model_dir}/"
+            "checkpoints/step-00000004: No space left on device") in \
+        result.stderr
+    assert "step-00000002 is kept" in result.stderr
+    assert os.listdir(model_dir / "checkpoints") == ["step-00000002"]
+    run_chain("gpt_pretrain", flags, [], tmp_path / "reference")
+    run_recipe("gpt_pretrain", f"--model_dir={model_dir}", *flags, "--resume")
+    assert outcome(model_dir) == outcome(tmp_path / "reference")

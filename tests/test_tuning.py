@@ -43,8 +43,10 @@ def test_causal_blocks_equal_one_masked_softmax(length):
         finally:
             tuning.set_tuning(old)
         results.append([keras.ops.convert_to_numpy(t) for t in [out, *grads]])
+    # Gradients reach |600|: the blocks sum in another order, so float32
+    # rounding differs by a few units in the last place (1.8e-4 was seen).
     for plain, blocked in zip(*results):
-        np.testing.assert_allclose(blocked, plain, atol=1e-4)
+        np.testing.assert_allclose(blocked, plain, rtol=1e-5, atol=1e-4)
 
 
 def test_the_switch():

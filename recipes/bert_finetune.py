@@ -26,7 +26,6 @@ plus labels.json (the label or tag names, in id order) and
 evaluation.json (the scores on the validation and test files).
 """
 
-import json
 import os
 
 import common
@@ -34,6 +33,7 @@ import numpy as np
 from absl import flags
 
 from zoo import evaluation
+from zoo import pictures
 from zoo.data import labelled_sets
 from zoo.models import BertEncoder
 from zoo.tasks import SequenceClassifier
@@ -122,7 +122,6 @@ def main(_):
     tokens = np.mean([len(e[0]) for e in splits["train"][0]])
     metrics = common.train(task, train_data, batches("validation").cache(),
                            model_dir, tokens_per_step=FLAGS.batch_size * tokens)
-    print(json.dumps(metrics, indent=2))
 
     results = {"task": FLAGS.task, "labels": data.names,
                "train_seconds": metrics["train_seconds"]}
@@ -137,8 +136,41 @@ def main(_):
                 task, batches(split), data.raw[split][1], data.names)
         results[split] = {"file": data.files[split], **scores}
     run.write_json(os.path.join(model_dir, "evaluation.json"), results)
-    print(json.dumps({k: v for k, v in results.items() if k != "labels"},
-                     indent=2))
+    split = "test" if "test" in results else "validation"
+    draw_evaluation(results[split], data.names, model_dir,
+                    f"{split} ({os.path.basename(results[split]['file'] or 'embedded')})")
+    common.finish(model_dir, metrics, [
+        f"{split}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()
+                                 if isinstance(v, float))
+        for split, scores in results.items() if split in splits],
+        commands=['python -m zoo.show attention --model_dir={dir} '
+                  '--text="' + example_text(data) + '"'])
+
+
+def draw_evaluation(scores, names, model_dir, what):
+    """evaluation.png: the confusion matrix of a classifier, or the F1 of
+    each entity type of a tagger."""
+    path = os.path.join(model_dir, "evaluation.png")
+    if FLAGS.task == "classify":
+        pictures.confusion_matrix(
+            scores["confusion"], names, path,
+            f"Confusion matrix on {what}\naccuracy {scores['accuracy']:.1%}")
+    elif scores["per_type"]:
+        kinds = sorted(scores["per_type"])
+        per_type = [scores["per_type"][k] for k in kinds]
+        pictures.bars(
+            kinds, [100 * s["f1"] for s in per_type], path,
+            f"Entity F1 by type on {what}\noverall {scores['f1']:.1%}",
+            "F1 (%)", notes=[f"{s['correct']}/{s['true_entities']}"
+                             for s in per_type], xlabel="entity type "
+            "(correct / true entities above each bar)")
+
+
+def example_text(data):
+    """The first training text, for the suggested `zoo.show` command."""
+    first = data.raw["train"][0][0]  # a sentence's segments, or its words
+    text = first[0] if FLAGS.task == "classify" else " ".join(first)
+    return text.replace('"', "'")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,10 @@ random / 10% unchanged (--masking_rate, --whole_word_masking).
     python recipes/bert_pretrain.py --model_dir=runs/bert
 
 It writes to --model_dir: flags.txt, run.json, tokenizer/, checkpoints/,
-logs/ (TensorBoard), metrics.json and model.keras (a `zoo.tasks.MaskedLM`
+logs/ (TensorBoard), metrics.json, curves.png and model.keras (a `zoo.tasks.MaskedLM`
 with its tokenizer), whose backbone the fine-tuning recipe loads.
 """
 
-import json
 import os
 
 import common
@@ -91,7 +90,9 @@ def main(_):
     common.compile(task, backbone.hidden_dim)
     metrics = common.train(task, train_data, validation_data, model_dir,
                            tokens_per_step=FLAGS.batch_size * length)
-    print(json.dumps(metrics, indent=2))
+    common.finish(model_dir, metrics, commands=[
+        'python -m zoo.show attention --model_dir={dir} '
+        '--text="The class defines a method."'])
 
 
 if __name__ == "__main__":

@@ -12,12 +12,15 @@ import hashlib
 import math
 import os
 import sys
+import time
 
+import zoo  # noqa: F401  isort: skip  (before Keras: it quiets TensorFlow)
 import keras
 from absl import app
 from absl import flags
 from absl import logging
 
+from zoo import console
 from zoo import files
 from zoo.data import corpus as corpora
 from zoo.data import tokenizers
@@ -25,6 +28,7 @@ from zoo.training import distribution
 from zoo.training import finetune
 from zoo.training import optimizers
 from zoo.training import run
+from zoo.training.progress import clock
 
 FLAGS = flags.FLAGS
 
@@ -230,6 +234,9 @@ def _training_flags(default):
                          "Batches per validation (0: all of it).")
 
 
+BEGAN = time.perf_counter()  # the recipe's start, for its summary
+
+
 def start(recipe_name):
     """Devices, seed, dtype policy, model dir and `flags.txt`; returns the
     dir."""
@@ -254,22 +261,22 @@ def start(recipe_name):
     distribution.check_same_everywhere("\n".join(
         line for line in FLAGS.flags_into_string().splitlines()
         if not line.startswith("--process_id")))
+    console.say(console.devices())
     if replicas > 1:
-        logging.info("%s over %d devices: %d examples each per step.",
-                     FLAGS.distribution, replicas,
-                     FLAGS.batch_size // replicas)
+        console.say(f"{FLAGS.distribution} over {replicas} devices: "
+                    f"{FLAGS.batch_size // replicas} examples each per step.")
     keras.utils.set_random_seed(FLAGS.seed)
     keras.mixed_precision.set_global_policy(FLAGS.precision)
     if distribution.process_index() > 0:  # computes all, writes nothing
         model_dir = run.private_model_dir(model_dir, FLAGS.resume)
-        logging.info("Process %d writes to its own %s; process 0 writes "
-                     "--model_dir.", distribution.process_index(), model_dir)
+        console.say(f"Process {distribution.process_index()} writes to its "
+                    f"own {model_dir}; process 0 writes --model_dir.")
     os.makedirs(model_dir, exist_ok=True)
     files.remove_leftovers(model_dir)  # of a killed run
     if not FLAGS.resume:
         run.start_afresh(model_dir)
     files.write_text(os.path.join(model_dir, "flags.txt"), record)
-    logging.info("Writing to %s", model_dir)
+    console.say(f"Writing to {model_dir}")
     return model_dir
 
 
@@ -343,9 +350,11 @@ def data_fingerprint(name):
 def main(function):
     """`absl.app.run(function)`. An error ends the recipe with one line on
     stderr, what was wrong and what to do, and exit status 1; with
-    --verbosity=debug, with its traceback."""
+    --verbosity=1, with its traceback."""
 
     def reported(argv):
+        if logging.get_verbosity() < logging.DEBUG:
+            console.one_line_warnings()
         try:
             return function(argv)
         except Exception as error:
@@ -358,7 +367,7 @@ def main(function):
             if not isinstance(error, (ValueError, OSError, FloatingPointError,
                                       RuntimeError)):
                 message = (f"{type(error).__name__}: {message}\n(Not an "
-                           "input zoo checks: --verbosity=debug shows where "
+                           "input zoo checks: --verbosity=1 shows where "
                            "it came from.)")
             print(f"{os.path.basename(sys.argv[0])}: error: {message}",
                   file=sys.stderr)
@@ -393,7 +402,8 @@ def corpus():
         documents = corpora.read_documents(FLAGS.train_files)
     else:
         documents = corpora.default_corpus()
-        logging.info("No --train_files: using the embedded pydoc_data corpus.")
+        console.say("No --train_files: training on the embedded pydoc_data "
+                    "corpus.")
     if FLAGS.validation_files:
         return documents, corpora.read_documents(FLAGS.validation_files)
     return corpora.split_documents(documents, FLAGS.validation_fraction)
@@ -552,9 +562,9 @@ def compile(task, hidden_dim):
         FLAGS.distribution, FLAGS.xla,
         math.gcd(FLAGS.steps_per_execution, FLAGS.checkpoint_every))
     if FLAGS.distribution == "mirrored":
-        logging.info("mirrored: one step per call, without XLA (Keras 3.15 "
-                     "cannot loop steps under MirroredStrategy, "
-                     "keras-team/keras#19246).")
+        console.say("mirrored: one step per call, without XLA (Keras 3.15 "
+                    "cannot loop steps under MirroredStrategy, "
+                    "keras-team/keras#19246).")
     task.compile(optimizer=optimizer, jit_compile=jit_compile,
                  steps_per_execution=steps_per_execution)
 
@@ -568,3 +578,38 @@ def train(task, train_data, validation_data, model_dir, tokens_per_step):
         validation_steps=FLAGS.validation_batches or None,
         tokens_per_step=tokens_per_step, stop_after=FLAGS.stop_after,
     )
+
+
+def finish(model_dir, metrics, results=(), commands=()):
+    """The run's summary: its metrics, wall time, what it wrote, and what
+    to do next (the export command and `commands`).
+
+    Args:
+        model_dir: the run's directory.
+        metrics: what `train` returned.
+        results: lines of the recipe's own results (test scores).
+        commands: further commands to suggest, `{dir}` standing for the
+            model dir.
+    """
+    seconds = time.perf_counter() - BEGAN
+    say = console.say
+    say(f"\nDone: {metrics['steps']:,} steps in {clock(seconds)} "
+        f"(training {clock(metrics['train_seconds'])}).")
+    say("  validation: " + ", ".join(
+        f"{name} {value:.4f}" for name, value in sorted(
+            metrics["validation"].items(), key=lambda kv: kv[0] != "loss")))
+    for line in results:
+        say(f"  {line}")
+    written = sorted(name + ("/" if os.path.isdir(os.path.join(model_dir,
+                                                                name)) else "")
+                     for name in os.listdir(model_dir)
+                     if not name.startswith("."))
+    say(f"Wrote {model_dir}: {', '.join(written)}")
+    name = os.path.basename(os.path.normpath(model_dir))
+    say("Next:")
+    for command in (
+            f"python recipes/export.py --model_dir={model_dir} "
+            f"--export_dir=exports/{name}",
+            *commands,
+            f"tensorboard --logdir={os.path.join(model_dir, 'logs')}"):
+        say("  " + command.format(dir=model_dir))

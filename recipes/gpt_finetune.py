@@ -18,7 +18,6 @@ to --model_dir what the pretraining recipes write (model.keras is a
 `zoo.tasks.CausalLM`), plus samples.txt and evaluation.json.
 """
 
-import json
 import os
 
 import common
@@ -100,7 +99,6 @@ def main(_):
     metrics = common.train(task, train_data, validation_data, model_dir,
                            tokens_per_step=FLAGS.batch_size * tokens)
     after = evaluation.completion_texts(task, prompts, length)
-    print(json.dumps(metrics, indent=2))
     samples = "\n\n".join(
         f"prompt: {text!r}\nbefore: {old!r}\nafter:  {new!r}"
         for text, old, new in zip(requests.detokenize(tokenizer, prompts),
@@ -111,11 +109,17 @@ def main(_):
     results = {"task": FLAGS.task, "train_seconds": metrics["train_seconds"],
                "validation_loss": metrics["validation_loss"],
                "validation_perplexity": float(np.exp(metrics["validation_loss"]))}
+    lines = [f"validation perplexity {results['validation_perplexity']:.2f}"]
     if FLAGS.task == "completion":
         results["exact_match"] = evaluation.exact_match(
             task, data["validation"], length)
-        print(f"Exact greedy completions: {results['exact_match']:.1%}")
+        lines.append("exact greedy completions of validation prompts: "
+                     f"{results['exact_match']:.1%}")
     run.write_json(os.path.join(model_dir, "evaluation.json"), results)
+    common.finish(model_dir, metrics, lines, commands=[
+        'python -m zoo.show generate --model_dir={dir} --text="847 in words:"',
+        'python -m zoo.show attention --model_dir={dir} '
+        '--text="847 in words: eight hundred forty-seven"'])
 
 
 def batches(data, tokenizer, length, skip):

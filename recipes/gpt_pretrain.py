@@ -9,11 +9,10 @@ your text. nanoGPT's Tiny Shakespeare run (docs/recipes.md, "Results"):
         --dropout=0.0
 
 It writes to --model_dir: flags.txt, run.json, tokenizer/, checkpoints/,
-logs/ (TensorBoard), metrics.json, samples.txt and model.keras (a
+logs/ (TensorBoard), metrics.json, curves.png, samples.txt and model.keras (a
 `zoo.tasks.CausalLM` with its tokenizer).
 """
 
-import json
 import os
 
 import common
@@ -94,7 +93,10 @@ def main(_):
                      "\n\n---\n\n".join(samples) + "\n")
     for text in samples:
         print(f"--- sample\n{text}")
-    print(json.dumps(metrics, indent=2))
+    common.finish(model_dir, metrics, commands=[
+        'python -m zoo.show generate --model_dir={dir} --text="The class"',
+        'python -m zoo.show attention --model_dir={dir} '
+        '--text="The class defines a method."'])
 
 
 def sample(task, documents, length):

@@ -18,7 +18,6 @@ what the pretraining recipes write (model.keras is a `zoo.tasks.Seq2SeqLM`),
 plus evaluation.json (BLEU, greedy and beam) and translations.txt.
 """
 
-import json
 import os
 import time
 
@@ -27,6 +26,7 @@ from absl import flags
 
 from zoo import evaluation
 from zoo import files
+from zoo import pictures
 from zoo.data import parallel
 from zoo.data import seq2seq
 from zoo.models import Transformer
@@ -125,13 +125,20 @@ def main(_):
         task, batches(encoded["train"], True, skip),
         batches(encoded["validation"], False).cache(), model_dir,
         tokens_per_step=FLAGS.batch_size * tokens / len(encoded["train"]))
-    print(json.dumps(metrics, indent=2))
-    score(task, data["test"], encoded["test"], metrics, model_dir)
+    results = score(task, data["test"], encoded["test"], metrics, model_dir)
+    common.finish(model_dir, metrics, [
+        f"test BLEU {results[s]['bleu']:.2f} {s} ({results[s]['exact_match']:.1%}"
+        " exact translations)" for s in ("greedy", "beam")], commands=[
+        'python -m zoo.show generate --model_dir={dir} '
+        '--text="' + data["test"][0][0].replace('"', "'") + '"',
+        'python -m zoo.show attention --model_dir={dir} '
+        '--text="' + data["test"][0][0].replace('"', "'") + '"'])
 
 
 def score(task, test, encoded, metrics, model_dir):
     """Translate the test sources greedily and by beam search; write the
-    scores to evaluation.json and the translations to translations.txt."""
+    scores to evaluation.json, the translations to translations.txt and
+    greedy BLEU by source length to evaluation.png; return the scores."""
     count = FLAGS.test_examples or len(test[0])
     sources, references = test[0][:count], test[1][:count]
     results = {"test_files": list(test[2]), "examples": len(sources),
@@ -149,12 +156,21 @@ def score(task, test, encoded, metrics, model_dir):
         scores = evaluation.translation_scores(outputs[sampler], references)
         results[sampler] = {**scores, "decode_seconds": round(seconds, 1),
                             **options}
-        print(f"Test, {sampler}: {json.dumps(results[sampler])}")
+    results["greedy"]["bleu_by_length"] = buckets = evaluation.bleu_by_length(
+        outputs["greedy"], references, [len(pair[0]) for pair in encoded[:count]])
     run.write_json(os.path.join(model_dir, "evaluation.json"), results)
+    pictures.bars(
+        [b["lengths"] for b in buckets], [b["bleu"] for b in buckets],
+        os.path.join(model_dir, "evaluation.png"),
+        f"Greedy test BLEU by source length\n{len(sources):,} sentences, "
+        f"BLEU {results['greedy']['bleu']:.1f} over all", "BLEU",
+        notes=[f"{b['sentences']:,}" for b in buckets],
+        xlabel="source length in tokens (sentences above each bar)")
     files.write_text(os.path.join(model_dir, "translations.txt"), "".join(
         f"source: {source}\nreference: {references[i]}\n"
         f"greedy: {outputs['greedy'][i]}\nbeam: {outputs['beam'][i]}\n\n"
         for i, source in enumerate(sources)))
+    return results
 
 
 if __name__ == "__main__":

@@ -9,11 +9,10 @@ learns to write the missing spans (Raffel et al. 2020).
     python recipes/transformer_pretrain.py --model_dir=runs/transformer
 
 It writes to --model_dir: flags.txt, run.json, tokenizer/, checkpoints/,
-logs/ (TensorBoard), metrics.json, samples.txt and model.keras (a
+logs/ (TensorBoard), metrics.json, curves.png, samples.txt and model.keras (a
 `zoo.tasks.Seq2SeqLM` with its tokenizer).
 """
 
-import json
 import os
 
 import common
@@ -99,7 +98,9 @@ def main(_):
     files.write_text(os.path.join(model_dir, "samples.txt"),
                      "\n\n".join(samples) + "\n")
     print("\n\n".join(samples))
-    print(json.dumps(metrics, indent=2))
+    common.finish(model_dir, metrics, commands=[
+        'python -m zoo.show attention --model_dir={dir} '
+        '--text="The class defines a method."'])
 
 
 def decode_samples(task, validation_data):

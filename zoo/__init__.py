@@ -5,10 +5,14 @@
 its tokenizer and its optimizer's schedule).
 """
 
-from zoo import blocks  # noqa: F401
-from zoo import models  # noqa: F401
-from zoo import tasks  # noqa: F401
-from zoo.data import tokenizers  # noqa: F401
-from zoo.training import optimizers  # noqa: F401
+from zoo import console
+
+console.quiet_tensorflow()  # before anything below loads TensorFlow
+
+from zoo import blocks  # noqa: E402, F401
+from zoo import models  # noqa: E402, F401
+from zoo import tasks  # noqa: E402, F401
+from zoo.data import tokenizers  # noqa: E402, F401
+from zoo.training import optimizers  # noqa: E402, F401
 
 __version__ = "0.1.0"

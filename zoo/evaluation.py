@@ -114,10 +114,13 @@ def entity_scores(true_tags, predicted_tags):
 
 
 def classification_scores(labels, predictions, num_classes):
-    """Accuracy, and for two classes precision/recall/F1 of class 1."""
+    """Accuracy, the confusion matrix (`confusion[true][predicted]`
+    counts), and for two classes precision/recall/F1 of class 1."""
     labels, predictions = np.asarray(labels), np.asarray(predictions)
+    confusion = np.zeros((num_classes, num_classes), "int64")
+    np.add.at(confusion, (labels, predictions), 1)
     result = {"accuracy": float(np.mean(labels == predictions)),
-              "examples": int(len(labels))}
+              "examples": int(len(labels)), "confusion": confusion.tolist()}
     if num_classes == 2:
         true_positive = int(np.sum((predictions == 1) & (labels == 1)))
         predicted, actual = int(np.sum(predictions == 1)), int(np.sum(labels == 1))
@@ -201,6 +204,33 @@ def translate(task, source_ids, sampler="greedy", batch_size=128, **options):
         for i, text in zip(chunk, texts):
             outputs[i] = text
     return outputs
+
+
+def bleu_by_length(hypotheses, references, lengths, buckets=5):
+    """Corpus BLEU of the sentences in each of `buckets` source-length
+    ranges, cut at the lengths' quantiles: a list of `{"lengths": "6-10",
+    "sentences": n, "bleu": score}`.
+
+    Args:
+        hypotheses, references: the translations and their references.
+        lengths: each source's length (in subword tokens, say).
+        buckets: how many ranges at most (fewer when lengths repeat).
+    """
+    lengths = np.asarray(lengths)
+    edges = np.unique(np.quantile(lengths, np.linspace(0, 1, buckets + 1),
+                                  method="higher"))
+    result, low = [], lengths.min() - 1
+    for high in edges[1:] if len(edges) > 1 else edges:
+        chosen = np.flatnonzero((lengths > low) & (lengths <= high))
+        if len(chosen):
+            result.append({
+                "lengths": f"{low + 1}-{high}" if high > low + 1 else f"{high}",
+                "sentences": int(len(chosen)),
+                "bleu": round(bleu([hypotheses[i] for i in chosen],
+                                   [references[i] for i in chosen])["score"], 2),
+            })
+        low = high
+    return result
 
 
 def translation_scores(hypotheses, references):

@@ -194,5 +194,5 @@ def test_a_run_resumes_on_another_number_of_devices(backend, first, then,
                "--stop_after=2", env=env)
     result = run_recipe("gpt_pretrain", f"--model_dir={parts}", *flags,
                         *then, "--resume", env=env)
-    assert '"resumed_from_step": 2' in result.stdout
+    assert "Resuming from step 2 " in result.stdout
     assert_same_weights(weights(parts), weights(whole))

@@ -272,7 +272,7 @@ def test_gpt_finetune_completion_from_scratch(jsonl_files, tmp_path):
     assert 0.0 <= results["exact_match"] <= 1.0
     samples = open(os.path.join(model_dir, "samples.txt")).read()
     assert samples.count("before: ") == 2 and samples.count("after: ") == 2
-    assert "Exact greedy completions" in result.stdout
+    assert "exact greedy completions of validation prompts" in result.stdout
 
     # Exported, it generates what the model generates in Python.
     export_dir = str(tmp_path / "export")

@@ -33,6 +33,11 @@ class Task(keras.Model):
         self.backbone = backbone
         self.tokenizer = tokenizer
 
+    def build(self, input_shape=None):
+        """Nothing to do: every weight exists once `__init__` returns (the
+        backbone builds itself, a subclass its head). Keras' default would
+        guess, and warn, from the stateless layers that hold no weights."""
+
     # Labels and sample weights -------------------------------------------
 
     def label_classes(self):

@@ -10,6 +10,8 @@ A model dir written by a recipe holds
                           (zoo.training.checkpoints)
     logs/                 TensorBoard logs
     metrics.json          final training and validation loss, tokens/s
+    curves.png            loss, validation loss, learning rate and
+                          throughput against the step
     model.keras           the final task, tokenizer included
 
 Training runs in "epochs" of `checkpoint_every` steps: the checkpoint is
@@ -28,8 +30,10 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -38,6 +42,8 @@ from zoo import files
 from zoo.training.checkpoints import Checkpoint
 from zoo.training.checkpoints import optimizer_step
 from zoo.training.checkpoints import read_json
+from zoo.training.progress import Progress
+from zoo.training.progress import draw_curves
 
 
 def write_json(path, value):
@@ -206,10 +212,11 @@ class CheckpointAndGuard(keras.callbacks.Callback):
     is saved, so the last checkpoint stays the last good one.
     """
 
-    def __init__(self, checkpoint, saved_step=None):
+    def __init__(self, checkpoint, saved_step=None, history=None):
         super().__init__()
         self.checkpoint = checkpoint
         self.saved_step = saved_step
+        self.history = history  # Progress's points, saved with the state
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
@@ -227,12 +234,13 @@ class CheckpointAndGuard(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
         self.saved_step = self.checkpoint.save(
-            self.model, train_loss=None if loss is None else float(loss))
+            self.model, train_loss=None if loss is None else float(loss),
+            history=self.history or [])
 
 
 def train(task, train_data, validation_data, *, model_dir, steps,
           checkpoint_every, eval_every=0, validation_steps=None,
-          tokens_per_step=None, stop_after=None, verbose="auto"):
+          tokens_per_step=None, stop_after=None, stream=None):
     """Fit `task` for `steps` batches in `model_dir`, resuming if it can.
 
     Args:
@@ -246,9 +254,11 @@ def train(task, train_data, validation_data, *, model_dir, steps,
         tokens_per_step: for the tokens/s figure.
         stop_after: stop at this step (a checkpoint), leaving a run that a
             resumed `train` finishes; the schedule still spans `steps`.
+        stream: where the progress is printed (default: stdout).
 
     Returns:
-        The metrics dict also written to `metrics.json`.
+        The metrics dict also written to `metrics.json`; `curves.png`
+        shows the run's losses, learning rate and throughput.
     """
     check_intervals(steps, checkpoint_every, eval_every, stop_after)
     checkpoint = Checkpoint(os.path.join(model_dir, "checkpoints"))
@@ -262,39 +272,57 @@ def train(task, train_data, validation_data, *, model_dir, steps,
         raise ValueError(f"The checkpoint in {checkpoint.directory} is "
                          f"inconsistent: state.json says step {state['step']}"
                          f", its optimizer {optimizer_step(task)}.")
+    if start:
+        print(f"Resuming from step {start} ({checkpoint.latest()}).",
+              file=stream or sys.stdout, flush=True)
     epochs = steps // checkpoint_every
     end = min(steps, stop_after or steps)
     if eval_every:
         validation_freq = eval_every // checkpoint_every
     else:
         validation_freq = [epochs]
-    callbacks = [
-        CheckpointAndGuard(checkpoint, saved_step=start or None),
+    history = list(state.get("history", []))  # a resumed run's points
+    callbacks = [  # in this order: the checkpoint saves Progress's points
+        Progress(start, end, steps, history, tokens_per_step, stream),
+        CheckpointAndGuard(checkpoint, saved_step=start or None,
+                           history=history),
         keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"),
                                     update_freq="epoch"),
     ]
     began = time.perf_counter()
-    history = {}
+    losses = {}
     if start < end:
-        history = task.fit(
-            train_data,
-            epochs=end // checkpoint_every,
-            initial_epoch=start // checkpoint_every,
-            steps_per_epoch=checkpoint_every,
-            validation_data=validation_data,
-            validation_steps=validation_steps,
-            validation_freq=validation_freq,
-            callbacks=callbacks,
-            verbose=verbose,
-        ).history
+        with warnings.catch_warnings():
+            # Keras says this when validation data end inside a multi-step
+            # call (expected: they are finite); training data that end too
+            # soon are checked below instead.
+            warnings.filterwarnings("ignore", "Your input ran out of data")
+            losses = task.fit(
+                train_data,
+                epochs=end // checkpoint_every,
+                initial_epoch=start // checkpoint_every,
+                steps_per_epoch=checkpoint_every,
+                validation_data=validation_data,
+                validation_steps=validation_steps,
+                validation_freq=validation_freq,
+                callbacks=callbacks,
+                shuffle=False,  # the datasets are shuffled (and seeded)
+                verbose=0,  # Progress prints instead
+            ).history
+        if optimizer_step(task) < end:
+            raise ValueError(
+                f"The training data ran out after {optimizer_step(task)} of "
+                f"{end} steps. Training data must repeat without end.")
     seconds = time.perf_counter() - began
     trained = max(end - start, 0)
-    validation = task.evaluate(validation_data, steps=validation_steps,
-                               verbose=0, return_dict=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Your input ran out of data")
+        validation = task.evaluate(validation_data, steps=validation_steps,
+                                   verbose=0, return_dict=True)
     metrics = {
         "steps": max(end, start),
         "resumed_from_step": start,
-        "train_loss": _last(history.get("loss") or [state.get("train_loss")]),
+        "train_loss": _last(losses.get("loss") or [state.get("train_loss")]),
         "validation_loss": float(validation["loss"]),
         "validation": {k: float(v) for k, v in validation.items()},
         "train_seconds": round(seconds, 2),
@@ -303,6 +331,10 @@ def train(task, train_data, validation_data, *, model_dir, steps,
         metrics["tokens_per_second"] = round(tokens_per_step * trained / seconds)
     metrics["weights_sha256"] = weights_digest(task)
     write_json(os.path.join(model_dir, "metrics.json"), metrics)
+    if history:
+        name = os.path.basename(os.path.abspath(model_dir))
+        draw_curves(history, os.path.join(model_dir, "curves.png"),
+                    f"{type(task).__name__} in {name}")
     save_model(task, os.path.join(model_dir, "model.keras"))
     return metrics
 

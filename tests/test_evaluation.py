@@ -71,4 +71,18 @@ def test_classification_scores():
     assert result["accuracy"] == 0.5
     # P = 2/3, R = 2/3.
     assert result["f1"] == pytest.approx(2 / 3)
+    assert result["confusion"] == [[0, 1], [1, 2]]  # [true][predicted]
     assert "f1" not in evaluation.classification_scores([0, 2], [0, 1], 3)
+
+
+def test_bleu_by_length_scores_each_length_range_as_a_corpus():
+    references = ["a b c d", "e f g h", "i j k l m n", "o p q r s t"]
+    hypotheses = ["a b c d", "e f g h", "x x x x x x", "y y y y y y"]
+    buckets = evaluation.bleu_by_length(hypotheses, references,
+                                        [3, 4, 9, 9], buckets=2)
+    assert buckets == [
+        {"lengths": "3-4", "sentences": 2, "bleu": 100.0},
+        {"lengths": "5-9", "sentences": 2, "bleu": 0.0},
+    ]
+    assert evaluation.bleu_by_length(["a"], ["a"], [7]) == [
+        {"lengths": "7", "sentences": 1, "bleu": 0.0}]

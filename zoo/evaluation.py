@@ -218,7 +218,7 @@ def bleu_by_length(hypotheses, references, lengths, buckets=5):
     """
     lengths = np.asarray(lengths)
     edges = np.unique(np.quantile(lengths, np.linspace(0, 1, buckets + 1),
-                                  method="higher"))
+                                  method="lower"))
     result, low = [], lengths.min() - 1
     for high in edges[1:] if len(edges) > 1 else edges:
         chosen = np.flatnonzero((lengths > low) & (lengths <= high))

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import warnings
 
+import matplotlib.image
+
 from backends import native_crash
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -73,3 +75,11 @@ def run_recipe(name, *flags, check=True, env=None):
     if check and result.returncode != 0:
         raise AssertionError(f"{name} failed:\n{result.stderr[-4000:]}")
     return result
+
+
+def assert_png(path):
+    """`path` is a PNG picture of a readable size."""
+    with open(path, "rb") as file:
+        assert file.read(8) == b"\x89PNG\r\n\x1a\n"
+    height, width, _ = matplotlib.image.imread(path).shape
+    assert height > 200 and width > 300

@@ -13,6 +13,7 @@ import tensorflow as tf
 from hub_presets import bert_preset
 from hub_presets import gpt2_preset
 from recipe_runner import TINY
+from recipe_runner import assert_png
 from recipe_runner import run_recipe
 
 import zoo  # noqa: F401  (registers the classes model.keras needs)
@@ -81,6 +82,9 @@ def test_transformer_finetune_from_scratch(parallel_files, tmp_path):
         assert 0.0 <= results[sampler]["bleu"] <= 100.0
         assert "tok:13a" in results[sampler]["signature"]
     assert results["examples"] == 8
+    buckets = results["greedy"]["bleu_by_length"]
+    assert sum(b["sentences"] for b in buckets) == 8
+    assert_png(os.path.join(model_dir, "evaluation.png"))
     lines = open(os.path.join(model_dir, "translations.txt")).read()
     assert lines.count("reference: ") == 8
     task = load(model_dir)
@@ -153,6 +157,8 @@ def test_bert_finetune_classify_from_scratch_and_resume(tsv_files, tmp_path):
     results = evaluation(model_dir)
     assert results["validation"]["examples"] == 3
     assert set(results["validation"]) >= {"accuracy", "f1"}
+    assert np.sum(results["validation"]["confusion"]) == 3
+    assert_png(os.path.join(model_dir, "evaluation.png"))
     assert json.load(open(os.path.join(model_dir, "labels.json"))) == ["0", "1"]
     task = load(model_dir)
     assert task.num_classes == 2
@@ -193,6 +199,7 @@ def test_bert_finetune_tag_init_from_pretraining(conll_files, pretrained,
     assert results["labels"] == ["O", "B-corporation", "I-corporation",
                                  "B-location", "I-location"]
     assert results["test"]["true_entities"] == 6
+    assert_png(os.path.join(model_dir, "evaluation.png"))
     assert 0.0 <= results["test"]["f1"] <= 1.0
     pretrained, tuned = load(pretrained_dir), load(model_dir)
     ids = np.array([[2, 30, 40, 50, 3], [2, 60, 3, 0, 0]], "int32")

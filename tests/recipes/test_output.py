@@ -7,8 +7,8 @@ import re
 import subprocess
 import warnings
 
-import matplotlib.image
 from recipe_runner import PRETRAINING
+from recipe_runner import assert_png
 from recipe_runner import command
 
 from zoo import console
@@ -41,13 +41,6 @@ def run_as_a_user(name, *flags):
 def noise(text):
     return [line for line in text.splitlines()
             if any(re.search(pattern, line) for pattern in NOISE)]
-
-
-def assert_png(path):
-    with open(path, "rb") as file:
-        assert file.read(8) == b"\x89PNG\r\n\x1a\n"
-    height, width, _ = matplotlib.image.imread(path).shape
-    assert height > 200 and width > 300
 
 
 def test_a_pretraining_run_prints_only_progress_validation_and_summary(

@@ -1,5 +1,5 @@
-"""The shared harness's tests of every block, backbone and task, and the
-Transformer invariants, on JAX and on PyTorch.
+"""The shared harness's tests of every block, backbone and task, the
+Transformer invariants and `zoo.show`, on JAX and on PyTorch.
 
 The default run is on TensorFlow; each of these runs the same test files
 in a subprocess on another backend (Keras picks its backend once per
@@ -14,7 +14,8 @@ from backends import ROOT
 from backends import backend_env
 from backends import require
 
-SUITE = ["tests/blocks", "tests/models", "tests/tasks", "tests/test_tuning.py"]
+SUITE = ["tests/blocks", "tests/models", "tests/tasks", "tests/show",
+         "tests/test_tuning.py"]
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])

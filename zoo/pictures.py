@@ -26,9 +26,12 @@ def figure(rows=1, columns=1, width=5.0, height=4.0, **kwargs):
 
 
 def save(fig, path, dpi=110):
-    """Write `fig` to `path` as a PNG (atomically) and close it."""
+    """Write `fig` to `path` as a PNG (atomically) and close it. Its plots
+    are laid out tightly, unless it chose a layout engine of its own
+    (`figure(..., layout="constrained")`, which makes room for colorbars)."""
     try:
-        fig.tight_layout()
+        if fig.get_layout_engine() is None:
+            fig.tight_layout()
         files.write_with(path, lambda temporary: fig.savefig(
             temporary, format="png", dpi=dpi))
     finally:

@@ -108,3 +108,62 @@ def test_cache_index_without_cache_raises():
     layer = MultiHeadAttention(num_heads=2, head_dim=4)
     with pytest.raises(ValueError, match="without a `cache`"):
         layer(random_floats((1, 2, 8)), cache_update_index=0)
+
+
+def numpy_probabilities(layer, x, y, mask):
+    """softmax(Q K^T / sqrt(H)) of `layer`'s heads, masked keys 0, in NumPy."""
+    def project(dense, h):
+        kernel, bias = (np.asarray(w) for w in dense.weights)
+        return (h @ kernel + bias).reshape(h.shape[:2] + (2, 4))
+
+    q, k = project(layer.w_q, x), project(layer.w_k, y)
+    scores = np.einsum("btnh,bsnh->bnts", q, k) / np.sqrt(4)
+    scores = np.where(mask[:, None], scores, -np.inf)
+    probs = np.exp(scores - scores.max(-1, keepdims=True))
+    return probs / probs.sum(-1, keepdims=True)  # (B, N, T, S)
+
+
+def test_returned_probabilities_are_softmax_and_output_is_the_fused_one():
+    """With return_attention_scores: the fused path's output (within float
+    tolerance), and P (B, N, T, S), rows of 1, masked keys exactly 0."""
+    layer = MultiHeadAttention(num_heads=2, head_dim=4,
+                               bias_initializer="random_normal")
+    x, y = random_floats((2, 5, 8)), random_floats((2, 7, 8))
+    mask = np.random.default_rng(2).random((2, 5, 7)) > 0.4
+    mask[..., 0] = True  # every query sees a key
+    fused = layer(x, y, attention_mask=mask)
+    output, probs = layer(x, y, attention_mask=mask,
+                          return_attention_scores=True)
+    np.testing.assert_allclose(output, fused, atol=1e-5)
+    probs = np.asarray(probs)
+    assert probs.shape == (2, 2, 5, 7)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-6)
+    assert np.all(probs[np.broadcast_to(~mask[:, None], probs.shape)] == 0)
+    np.testing.assert_allclose(probs, numpy_probabilities(layer, x, y, mask),
+                               atol=1e-6)
+
+
+def test_causal_probabilities_are_lower_triangular():
+    layer = MultiHeadAttention(num_heads=2, head_dim=4)
+    x = random_floats((1, 6, 8))
+    _, probs = layer(x, causal=True, return_attention_scores=True)
+    probs = np.asarray(probs)  # (1, 2, 6, 6)
+    assert np.all(np.triu(probs, k=1) == 0)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-6)
+
+
+def test_probabilities_with_a_cache_come_before_it():
+    """(output, P, cache): the cached step's P is the full pass's row."""
+    layer = MultiHeadAttention(num_heads=2, head_dim=4)
+    x = random_floats((2, 6, 8))
+    full, full_probs = layer(x, causal=True, return_attention_scores=True)
+    cache = np.zeros((2, 2, 6, 2, 4), "float32")
+    for t in range(6):
+        out, probs, cache = layer(
+            x[:, t:t + 1], attention_mask=causal_attention_mask(1, 6, t),
+            cache=cache, cache_update_index=t, return_attention_scores=True)
+        np.testing.assert_allclose(out, np.asarray(full)[:, t:t + 1],
+                                   atol=1e-5)
+        np.testing.assert_allclose(probs, np.asarray(full_probs)[:, :, t:t + 1],
+                                   atol=1e-6)
+    assert cache.shape == (2, 2, 6, 2, 4)

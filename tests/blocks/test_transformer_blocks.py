@@ -133,3 +133,36 @@ def test_decoder_block_cached_decoding_equals_full_pass():
                            cross_attention_cache=cross)
         steps.append(out)
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+
+
+def test_blocks_return_their_attention_probabilities():
+    """The same outputs, plus each attention's P, keyed by sub-layer; with
+    a cache, the cache comes last."""
+    x, z = random_floats((2, 5, 8)), random_floats((2, 7, 8))
+    encoder = EncoderBlock(**BLOCK)
+    out, scores = encoder(x, padding_mask=PADDING,
+                          return_attention_scores=True)
+    np.testing.assert_allclose(out, encoder(x, padding_mask=PADDING),
+                               atol=1e-5)
+    assert list(scores) == ["self_attention"]
+    assert scores["self_attention"].shape == (2, 2, 5, 5)
+    assert np.all(np.asarray(scores["self_attention"])[1, :, :, 3:] == 0)
+
+    decoder = DecoderBlock(**BLOCK, cross_attention=True)
+    out, scores = decoder(x, z, return_attention_scores=True)
+    np.testing.assert_allclose(out, decoder(x, z), atol=1e-5)
+    assert scores["self_attention"].shape == (2, 2, 5, 5)
+    assert scores["cross_attention"].shape == (2, 2, 5, 7)
+    assert np.all(np.triu(np.asarray(scores["self_attention"]), k=1) == 0)
+
+    full_scores = scores
+    cache = np.zeros((2, 2, 5, 2, 4), "float32")  # (B, 2, T, N, H)
+    cross = decoder.cross_attention.project_key_value(z)  # (B, 2, S, N, H)
+    step, scores, cache = decoder(
+        x[:, :1], self_attention_cache=cache, cache_update_index=0,
+        cross_attention_cache=cross, return_attention_scores=True)
+    np.testing.assert_allclose(step, np.asarray(out)[:, :1], atol=1e-5)
+    np.testing.assert_allclose(
+        scores["cross_attention"],
+        np.asarray(full_scores["cross_attention"])[:, :, :1], atol=1e-6)
+    assert cache.shape == (2, 2, 5, 2, 4)

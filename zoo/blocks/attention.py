@@ -11,8 +11,9 @@ the (N*H, D) kernel.
 The attention itself is `keras.ops.dot_product_attention`, each backend's
 fused kernel. While attention dropout is active (training with
 `dropout > 0`) it is written out, `P = softmax(Q K^T / sqrt(d_k))`, so
-that P can be dropped out before `P V`. (`zoo.tuning` holds a faster
-causal formulation for TensorFlow on the CPU.)
+that P can be dropped out before `P V`; so it is too when the caller asks
+for P itself (`return_attention_scores=True`, to look at it). (`zoo.tuning`
+holds a faster causal formulation for TensorFlow on the CPU.)
 
 Shapes: B batch, T query length, S key length, D hidden_dim, N num_heads,
 H head_dim (the paper's d_k = d_v = D / N).
@@ -24,6 +25,7 @@ import keras
 from keras import ops
 
 from zoo import tuning
+from zoo.blocks import trace
 from zoo.blocks.dropout import Dropout
 from zoo.blocks.masks import causal_attention_mask
 from zoo.blocks.masks import merge_masks
@@ -69,9 +71,17 @@ class MultiHeadAttention(keras.layers.Layer):
             are all masked (e.g. a padded query before any real key) come
             out as some average of the values; they are padding.
         training: bool, whether dropout is active.
+        return_attention_scores: bool. Also return the attention
+            probabilities P = softmax(Q K^T / sqrt(H)), `(B, N, T, S)`
+            (before attention dropout; masked keys get exactly 0). The
+            attention is then written out step by step instead of the
+            fused kernel (the same numbers, slower): for looking at P,
+            not for training.
 
     Returns:
-        `(B, T, D)`, or `((B, T, D), cache)` when a cache was given.
+        `(B, T, D)`. With `return_attention_scores`, `((B, T, D), P)`.
+        With a cache, the updated cache comes last: `((B, T, D), cache)`,
+        or `((B, T, D), P, cache)`.
 
     Example:
 
@@ -129,15 +139,22 @@ class MultiHeadAttention(keras.layers.Layer):
             self.dropout, dtype=self.dtype_policy
         )
 
-    def _heads(self, projection, x):
-        """(B, T, D) -> (B, T, N, H) through W_Q, W_K or W_V."""
+    def _heads(self, projection, x, name="Q", source="X"):
+        """(B, T, D) -> (B, T, N, H) through W_Q, W_K or W_V (`name` Q, K
+        or V; `source` names x in the trace)."""
         y = projection(x)  # (B, T, N*H)
-        return ops.reshape(y, ops.shape(y)[:2] + (self.num_heads, self.head_dim))
+        length = "T" if name == "Q" else "S"
+        trace.record(f"{name} = {source} W_{name}", y,
+                     f"(B, {length}, N*H)", self.name)
+        y = ops.reshape(y, ops.shape(y)[:2] + (self.num_heads, self.head_dim))
+        trace.record(f"{name} split into N heads", y,
+                     f"(B, {length}, N, H)", self.name)
+        return y  # (B, T, N, H)
 
     def project_key_value(self, value):
         """Keys and values of `value` (B, S, D), stacked: (B, 2, S, N, H)."""
-        key = self._heads(self.w_k, value)  # (B, S, N, H)
-        value = self._heads(self.w_v, value)  # (B, S, N, H)
+        key = self._heads(self.w_k, value, "K")  # (B, S, N, H)
+        value = self._heads(self.w_v, value, "V")  # (B, S, N, H)
         return ops.stack([key, value], axis=1)  # (B, 2, S, N, H)
 
     def call(
@@ -149,6 +166,7 @@ class MultiHeadAttention(keras.layers.Layer):
         cache_update_index=None,
         causal=False,
         training=None,
+        return_attention_scores=False,
     ):
         value = query if value is None else value
         if causal:
@@ -171,8 +189,9 @@ class MultiHeadAttention(keras.layers.Layer):
                     "`cache_update_index` was given without a `cache`. Pass "
                     "both (incremental decoding) or neither."
                 )
-            k = self._heads(self.w_k, value)  # (B, S, N, H)
-            v = self._heads(self.w_v, value)  # (B, S, N, H)
+            source = "X" if value is query else "Z"  # Z: encoder output
+            k = self._heads(self.w_k, value, "K", source)  # (B, S, N, H)
+            v = self._heads(self.w_v, value, "V", source)  # (B, S, N, H)
         else:
             if cache_update_index is not None:
                 # Write the new positions' keys and values in place.
@@ -184,33 +203,58 @@ class MultiHeadAttention(keras.layers.Layer):
         if attention_mask is not None:
             attention_mask = ops.cast(attention_mask, "bool")
             attention_mask = ops.expand_dims(attention_mask, axis=1)  # heads
-        output = self.attend(q, k, v, attention_mask, causal,
-                             training)  # (B, T, N, H)
+        output = self.attend(q, k, v, attention_mask, causal, training,
+                             return_attention_scores)  # (B, T, N, H)
+        if return_attention_scores:
+            output, probs = output  # and P, (B, N, T, S)
         # Concatenate the heads, (B, T, N*H), and project by W_O.
         width = self.num_heads * self.head_dim
         output = ops.reshape(output, ops.shape(output)[:2] + (width,))
+        trace.record("Concat(head_1, …, head_N)", output, "(B, T, N*H)",
+                     self.name)
         output = self.w_o(output)  # (B, T, D)
-        return output if cache is None else (output, cache)
+        trace.record("MultiHead = Concat(…) W_O", output, "(B, T, D)",
+                     self.name)
+        outputs = (output, probs) if return_attention_scores else (output,)
+        if cache is not None:
+            outputs += (cache,)  # the cache comes last
+        return outputs[0] if len(outputs) == 1 else outputs
 
-    def attend(self, q, k, v, mask, causal, training):
+    def attend(self, q, k, v, mask, causal, training,
+               return_attention_scores=False):
         """softmax(Q K^T / sqrt(H)) V for q (B, T, N, H), k and v (B, S, N, H).
 
         `mask` is None or bool (B or 1, 1, T or 1, S or 1); True = attend.
+        The fused kernel computes it, unless attention dropout is active or
+        the probabilities P are asked for: then it is written out, and with
+        `return_attention_scores` it returns `(output, P)`, P (B, N, T, S)
+        before dropout.
         """
-        if causal and tuning.active() and (q.shape[1] or 0) > tuning.QUERY_BLOCK:
-            return tuning.causal_attention(q, k, v, mask, self.dropout_layer,
-                                           training)
         scale = 1.0 / math.sqrt(self.head_dim)
-        if not (training and self.dropout > 0):  # the fused kernel
-            return ops.dot_product_attention(q, k, v, mask=mask, scale=scale)
+        if not return_attention_scores:
+            if (causal and tuning.active()
+                    and (q.shape[1] or 0) > tuning.QUERY_BLOCK):
+                return tuning.causal_attention(q, k, v, mask,
+                                               self.dropout_layer, training)
+            if not (training and self.dropout > 0):  # the fused kernel
+                return ops.dot_product_attention(q, k, v, mask=mask,
+                                                 scale=scale)
         logits = ops.einsum("btnh,bsnh->bnts", q, k)  # Q K^T, (B, N, T, S)
+        trace.record("Q Kᵀ", logits, "(B, N, T, S)", self.name)
         # In float32 under mixed precision, as the fused op does.
         logits = ops.cast(logits, "float32") * scale
+        trace.record("Q Kᵀ / √d_k", logits, "(B, N, T, S)", self.name)
         if mask is not None:  # -1e9: exp() gives exactly 0, as for -inf
             logits = ops.where(mask, logits, -1e9)
+            trace.record("masked keys: −1e9 (≈ −∞)", logits,
+                         "(B, N, T, S)", self.name)
         probs = ops.cast(ops.softmax(logits, axis=-1), v.dtype)  # P
-        probs = self.dropout_layer(probs, training=training)
-        return ops.einsum("bnts,bsnh->btnh", probs, v)  # P V, (B, T, N, H)
+        trace.record("P = softmax(...) over the keys", probs, "(B, N, T, S)",
+                     self.name)
+        dropped = self.dropout_layer(probs, training=training)
+        output = ops.einsum("bnts,bsnh->btnh", dropped, v)  # P V, (B, T, N, H)
+        trace.record("P V", output, "(B, T, N, H)", self.name)
+        return (output, probs) if return_attention_scores else output
 
     def get_config(self):
         config = super().get_config()

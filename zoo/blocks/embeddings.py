@@ -11,6 +11,7 @@ from keras import ops
 
 from zoo import backend
 from zoo import tuning
+from zoo.blocks import trace
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -58,10 +59,16 @@ class TokenEmbedding(keras.layers.ReversibleEmbedding):
                     and tuning.active("logits")):  # one decoding step
                 embeddings = ops.cast(self.embeddings, inputs.dtype)
                 return tuning.logits(embeddings, inputs)  # (B, V)
-            return super().call(inputs, reverse=True)  # (B, T, V)
+            logits = super().call(inputs, reverse=True)  # (B, T, V)
+            trace.record("logits = h Eᵀ (the embedding, transposed)"
+                         if self.tie_weights else "logits = h W_out", logits,
+                         "(B, T, V)")
+            return logits
         x = super().call(inputs)  # (B, T, D)
         if self.scale:
             x = x * ops.cast(math.sqrt(self.output_dim), x.dtype)
+        trace.record("token embedding E[x] · √D" if self.scale
+                     else "token embedding E[x]", x, "(B, T, D)")
         return x
 
     def get_config(self):
@@ -116,7 +123,10 @@ class LearnedPositionEmbedding(keras.layers.Layer):
         positions = ops.take(
             self.embeddings, ops.arange(length) + start_index, axis=0
         )  # (T, D)
-        return ops.cast(positions, self.compute_dtype)[None]  # (1, T, D)
+        positions = ops.cast(positions, self.compute_dtype)[None]  # (1, T, D)
+        trace.record("position embedding, learned rows 0…T−1", positions,
+                     "(1, T, D)")
+        return positions
 
     def compute_output_shape(self, inputs_shape):
         return (1,) + tuple(inputs_shape[1:])
@@ -174,7 +184,10 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
         else:  # the first half sin, the second cos (MarianMT)
             encoding = ops.concatenate(
                 [ops.sin(angles), ops.cos(angles)], axis=-1)  # (T, D)
-        return ops.cast(encoding, self.compute_dtype)[None]  # (1, T, D)
+        encoding = ops.cast(encoding, self.compute_dtype)[None]  # (1, T, D)
+        trace.record("positional encoding PE(pos), sinusoids", encoding,
+                     "(1, T, D)")
+        return encoding
 
     def compute_output_shape(self, inputs_shape):
         return (1,) + tuple(inputs_shape[1:])

@@ -7,6 +7,7 @@ Shapes: B batch, T length, D hidden_dim, F intermediate_dim.
 
 import keras
 
+from zoo.blocks import trace
 from zoo.blocks.attention import clone_initializer
 
 
@@ -21,6 +22,10 @@ ACTIVATIONS = {
     "gelu_approximate": gelu_approximate,
     "swish": keras.activations.silu,  # x * sigmoid(x); MarianMT's
 }
+# The inner layer in the paper's notation, for the trace (zoo.show).
+INNER = {"relu": "max(0, x W_1 + b_1)", "gelu": "GELU(x W_1 + b_1)",
+         "gelu_approximate": "GELU(x W_1 + b_1), tanh approximation",
+         "swish": "Swish(x W_1 + b_1)"}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -74,7 +79,10 @@ class FeedForward(keras.layers.Layer):
 
     def call(self, x):
         x = self.inner(x)  # (B, T, F)
-        return self.outer(x)  # (B, T, D)
+        trace.record(INNER[self.activation], x, "(B, T, F)", self.name)
+        x = self.outer(x)  # (B, T, D)
+        trace.record("FFN(x) = … W_2 + b_2", x, "(B, T, D)", self.name)
+        return x
 
     def compute_output_shape(self, inputs_shape):
         return inputs_shape

@@ -10,13 +10,18 @@ Shapes: `B` batch, `T` query length, `S` key length.
 
 from keras import ops
 
+from zoo.blocks import trace
+
 
 def padding_attention_mask(padding_mask):
     """A key padding mask `(B, S)` as an attention mask `(B, 1, S)`.
 
     Every query may attend to every real key and to no padding key.
     """
-    return ops.expand_dims(ops.cast(padding_mask, "bool"), axis=1)  # (B, 1, S)
+    mask = ops.expand_dims(ops.cast(padding_mask, "bool"), axis=1)  # (B, 1, S)
+    trace.record("padding mask: no query sees a padding key", mask,
+                 "(B, 1, S)")
+    return mask
 
 
 def causal_attention_mask(query_length, key_length, start_index=0):
@@ -29,7 +34,9 @@ def causal_attention_mask(query_length, key_length, start_index=0):
     query_positions = ops.arange(query_length) + start_index  # (T,)
     key_positions = ops.arange(key_length)  # (S,)
     mask = key_positions[None, :] <= query_positions[:, None]  # (T, S)
-    return mask[None, :, :]  # (1, T, S)
+    mask = mask[None, :, :]  # (1, T, S)
+    trace.record("causal mask: query t sees keys 0…t only", mask, "(1, T, S)")
+    return mask
 
 
 def merge_masks(*masks):

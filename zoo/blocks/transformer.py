@@ -18,6 +18,7 @@ sub-layers and residual wiring, `_Block`, and read best side by side.)
 
 import keras
 
+from zoo.blocks import trace
 from zoo.blocks.attention import MultiHeadAttention
 from zoo.blocks.dropout import Dropout
 from zoo.blocks.feed_forward import FeedForward
@@ -97,11 +98,17 @@ class _Block(keras.layers.Layer):
 
     def _residual(self, x, norm, sublayer, training):
         """One sub-layer with its residual connection and LayerNorm."""
+        part = norm.name.removesuffix("_norm")  # named after its sub-layer
         if self.norm_first:
-            y = sublayer(norm(x))
-            return x + self.residual_dropout(y, training=training)
+            h = norm(x)
+            trace.record("LayerNorm(x)", h, "(B, T, D)", part)
+            x = x + self.residual_dropout(sublayer(h), training=training)
+            trace.record("x + Sublayer(LayerNorm(x))", x, "(B, T, D)", part)
+            return x
         y = sublayer(x)
-        return norm(x + self.residual_dropout(y, training=training))
+        x = norm(x + self.residual_dropout(y, training=training))
+        trace.record("LayerNorm(x + Sublayer(x))", x, "(B, T, D)", part)
+        return x
 
     def get_config(self):
         config = super().get_config()
@@ -151,9 +158,12 @@ class EncoderBlock(_Block):
             feed-forward network runs on them alone. Default: all of `x`
             (T = S).
         training: bool.
+        return_attention_scores: bool. Also return the attention
+            probabilities, `{"self_attention": (B, N, T, S)}` (see
+            `MultiHeadAttention`).
 
     Returns:
-        `(B, T, D)`.
+        `(B, T, D)`, or `((B, T, D), scores)` with `return_attention_scores`.
 
     Example:
 
@@ -173,7 +183,8 @@ class EncoderBlock(_Block):
         self._build_feed_forward(inputs_shape)
 
     def call(self, x, padding_mask=None, attention_mask=None, query=None,
-             training=None):
+             training=None, return_attention_scores=False):
+        trace.section(self.name)
         if padding_mask is not None:
             padding_mask = padding_attention_mask(padding_mask)  # (B, 1, S)
         mask = merge_masks(padding_mask, attention_mask)
@@ -184,15 +195,21 @@ class EncoderBlock(_Block):
             keys = self.self_attention_norm(x) if self.norm_first else x
             x = query
 
+        scores = {}
+
         def self_attend(h):
-            return self.self_attention(h, keys, attention_mask=mask,
-                                       training=training)
+            out = self.self_attention(
+                h, keys, attention_mask=mask, training=training,
+                return_attention_scores=return_attention_scores)
+            out, _ = unpack_attention(out, scores, "self_attention",
+                                      return_attention_scores)
+            return out
 
         x = self._residual(x, self.self_attention_norm, self_attend, training)
         x = self._residual(
             x, self.feed_forward_norm, self.feed_forward, training
         )
-        return x  # (B, T, D)
+        return (x, scores) if return_attention_scores else x  # (B, T, D)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -221,9 +238,16 @@ class DecoderBlock(_Block):
             encoder output, computed once with
             `block.cross_attention.project_key_value(encoder_sequence)`.
         training: bool.
+        return_attention_scores: bool. Also return the attention
+            probabilities, `{"self_attention": (B, N, T, T),
+            "cross_attention": (B, N, T, S)}` (cross attention's only with
+            cross attention; see `MultiHeadAttention`).
 
     Returns:
-        `(B, T, D)`, or `((B, T, D), self_attention_cache)` with a cache.
+        `(B, T, D)`; with `return_attention_scores`, `((B, T, D), scores)`.
+        With a cache, the updated self-attention cache comes last:
+        `((B, T, D), self_attention_cache)` or `((B, T, D), scores,
+        self_attention_cache)`.
     """
 
     def __init__(self, num_heads, intermediate_dim, cross_attention=False,
@@ -258,13 +282,19 @@ class DecoderBlock(_Block):
         cache_update_index=None,
         cross_attention_cache=None,
         training=None,
+        return_attention_scores=False,
     ):
+        trace.section(self.name)
         self._check_arguments(encoder_sequence, cross_attention_cache,
                               self_attention_cache, cache_update_index)
         caching = self_attention_cache is not None
         mask = self._self_attention_mask(x, padding_mask, self_attention_cache,
                                          cache_update_index)
+        cross_mask = None  # (B, 1, S)
+        if encoder_padding_mask is not None:
+            cross_mask = padding_attention_mask(encoder_padding_mask)
         new_cache = None
+        scores = {}
 
         def self_attend(h):
             nonlocal new_cache
@@ -272,19 +302,22 @@ class DecoderBlock(_Block):
                 h, attention_mask=mask, cache=self_attention_cache,
                 cache_update_index=cache_update_index,
                 causal=not caching,  # with a cache the mask holds it
-                training=training)
-            if caching:
-                out, new_cache = out
+                training=training,
+                return_attention_scores=return_attention_scores)
+            out, new_cache = unpack_attention(
+                out, scores, "self_attention", return_attention_scores,
+                caching)
             return out
 
         def cross_attend(h):
-            cross_mask = None
-            if encoder_padding_mask is not None:
-                cross_mask = padding_attention_mask(encoder_padding_mask)
             out = self.cross_attention(
                 h, encoder_sequence, attention_mask=cross_mask,
-                cache=cross_attention_cache, training=training)
-            return out if cross_attention_cache is None else out[0]
+                cache=cross_attention_cache, training=training,
+                return_attention_scores=return_attention_scores)
+            out, _ = unpack_attention(
+                out, scores, "cross_attention", return_attention_scores,
+                cross_attention_cache is not None)
+            return out
 
         x = self._residual(x, self.self_attention_norm, self_attend, training)
         if self.has_cross_attention:
@@ -292,8 +325,11 @@ class DecoderBlock(_Block):
                                training)
         x = self._residual(
             x, self.feed_forward_norm, self.feed_forward, training
-        )
-        return x if new_cache is None else (x, new_cache)  # (B, T, D)
+        )  # (B, T, D)
+        outputs = (x, scores) if return_attention_scores else (x,)
+        if caching:
+            outputs += (new_cache,)  # the cache comes last
+        return outputs[0] if len(outputs) == 1 else outputs
 
     def _check_arguments(self, encoder_sequence, cross_attention_cache,
                          self_attention_cache, cache_update_index):
@@ -331,3 +367,17 @@ class DecoderBlock(_Block):
         config = super().get_config()
         config["cross_attention"] = self.has_cross_attention
         return config
+
+
+def unpack_attention(outputs, scores, name, return_attention_scores,
+                     caching=False):
+    """`(output, cache)` of a `MultiHeadAttention` call's outputs, which
+    are `output[, P][, cache]`; P, when there, goes into `scores[name]`.
+    (`cache` is None without one.)"""
+    if not (return_attention_scores or caching):
+        return outputs, None
+    outputs = list(outputs)
+    output = outputs.pop(0)
+    if return_attention_scores:
+        scores[name] = outputs.pop(0)
+    return output, (outputs.pop(0) if caching else None)

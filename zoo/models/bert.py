@@ -6,6 +6,7 @@ from keras import ops
 from zoo.blocks import EncoderBlock
 from zoo.blocks import LearnedPositionEmbedding
 from zoo.blocks import TokenEmbedding
+from zoo.blocks import trace
 from zoo.blocks.dropout import Dropout
 from zoo.models.backbone import Backbone
 from zoo.models.checks import check_token_inputs
@@ -43,9 +44,14 @@ class BertEncoder(Backbone):
             and values still come from every position), a 1/T share of
             that block's queries. `sequence_output` is then [CLS]'s row,
             (B, 1, D); the numbers are those of the full computation.
+        return_attention_scores: bool. Also return every block's attention
+            probabilities (see `MultiHeadAttention`), as
+            `{"self_attention": [P_0, ..., P_{L-1}]}`, P (B, N, T, T)
+            (the last (B, N, 1, T) with `pooled_only`).
 
     Returns:
-        dict with `sequence_output` (B, T, D) and `pooled_output` (B, D).
+        dict with `sequence_output` (B, T, D) and `pooled_output` (B, D);
+        with `return_attention_scores`, `(that dict, scores)`.
 
     Example:
 
@@ -136,7 +142,9 @@ class BertEncoder(Backbone):
             extra=[("segment_ids", self.num_segments, "segment ids")],
         )
 
-    def call(self, inputs, training=None, pooled_only=False):
+    def call(self, inputs, training=None, pooled_only=False,
+             return_attention_scores=False):
+        trace.section("embeddings")
         inputs = self.check_inputs(inputs)
         token_ids = inputs["token_ids"]
         segment_ids = inputs.get("segment_ids")
@@ -148,13 +156,27 @@ class BertEncoder(Backbone):
 
         x = self.token_embedding(token_ids)  # (B, T, D)
         x = x + self.position_embedding(x)  # (B, T, D)
-        x = x + self.segment_embedding(segment_ids)  # (B, T, D)
-        x = self.embeddings_layer_norm(x)
+        segments = self.segment_embedding(segment_ids)  # (B, T, D)
+        trace.record("segment embedding E_seg[segment_ids]", segments,
+                     "(B, T, D)")
+        x = self.embeddings_layer_norm(x + segments)
+        trace.record("LayerNorm(token + position + segment)", x, "(B, T, D)")
         x = self.embeddings_dropout(x, training=training)
-        *blocks, last = self.transformer_layers
-        for block in blocks:
-            x = block(x, padding_mask=padding_mask, training=training)
-        query = x[:, :1] if pooled_only else None  # [CLS]: (B, 1, D)
-        x = last(x, padding_mask=padding_mask, query=query, training=training)
+        scores = []
+        for i, block in enumerate(self.transformer_layers):
+            query = None
+            if pooled_only and i == self.num_layers - 1:
+                query = x[:, :1]  # [CLS]: (B, 1, D)
+            x = block(x, padding_mask=padding_mask, query=query,
+                      training=training,
+                      return_attention_scores=return_attention_scores)
+            if return_attention_scores:
+                x, block_scores = x
+                scores.append(block_scores["self_attention"])
+        trace.section("pooler")
         pooled = self.pooled_dense(x[:, 0, :])  # (B, D), from [CLS]
-        return {"sequence_output": x, "pooled_output": pooled}
+        trace.record("pooled = tanh(h_[CLS] W + b)", pooled, "(B, D)")
+        outputs = {"sequence_output": x, "pooled_output": pooled}
+        if return_attention_scores:
+            return outputs, {"self_attention": scores}
+        return outputs

@@ -6,6 +6,7 @@ from keras import ops
 from zoo.blocks import DecoderBlock
 from zoo.blocks import LearnedPositionEmbedding
 from zoo.blocks import TokenEmbedding
+from zoo.blocks import trace
 from zoo.blocks.dropout import Dropout
 from zoo.models.backbone import Backbone
 from zoo.models.checks import check_cache_length
@@ -36,9 +37,13 @@ class GPTDecoder(Backbone):
 
     Call arguments:
         inputs: dict with `token_ids` (B, T) and `padding_mask` (B, T).
+        return_attention_scores: bool. Also return every block's attention
+            probabilities (see `MultiHeadAttention`), as
+            `{"self_attention": [P_0, ..., P_{L-1}]}`, P (B, N, T, T).
 
     Returns:
-        Hidden states (B, T, D) after the final LayerNorm.
+        Hidden states (B, T, D) after the final LayerNorm; with
+        `return_attention_scores`, `(hidden states, scores)`.
 
     Example:
 
@@ -132,15 +137,27 @@ class GPTDecoder(Backbone):
         """Token + position embeddings of `token_ids` (B, T) -> (B, T, D)."""
         x = self.token_embedding(token_ids)  # (B, T, D)
         x = x + self.position_embedding(x, start_index=start_index)
+        trace.record("x = token + position embeddings", x, "(B, T, D)")
         return self.embeddings_dropout(x, training=training)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, return_attention_scores=False):
+        trace.section("embeddings")
         inputs = self.check_inputs(inputs)
         x = self.embed(inputs["token_ids"], training=training)  # (B, T, D)
         padding_mask = inputs.get("padding_mask")
+        scores = []
         for block in self.transformer_layers:
-            x = block(x, padding_mask=padding_mask, training=training)
-        return self.layer_norm(x)  # (B, T, D)
+            x = block(x, padding_mask=padding_mask, training=training,
+                      return_attention_scores=return_attention_scores)
+            if return_attention_scores:
+                x, block_scores = x
+                scores.append(block_scores["self_attention"])
+        trace.section("output")
+        x = self.layer_norm(x)  # (B, T, D)
+        trace.record("final LayerNorm", x, "(B, T, D)")
+        if return_attention_scores:
+            return x, {"self_attention": scores}
+        return x
 
     def initial_cache(self, batch_size, max_length):
         """An empty key/value cache: one `(B, 2, max_length, N, H)` per layer."""

@@ -7,6 +7,7 @@ from zoo.blocks import DecoderBlock
 from zoo.blocks import EncoderBlock
 from zoo.blocks import SinusoidalPositionEncoding
 from zoo.blocks import TokenEmbedding
+from zoo.blocks import trace
 from zoo.blocks.dropout import Dropout
 from zoo.models.backbone import Backbone
 from zoo.models.checks import check_cache_length
@@ -46,9 +47,15 @@ class Transformer(Backbone):
     Call arguments:
         inputs: dict with `encoder_token_ids` (B, S), `encoder_padding_mask`
             (B, S), `decoder_token_ids` (B, T), `decoder_padding_mask` (B, T).
+        return_attention_scores: bool. Also return every block's attention
+            probabilities (see `MultiHeadAttention`), one list per kind,
+            first layer first: `{"encoder_self_attention": [(B, N, S, S),
+            ...], "decoder_self_attention": [(B, N, T, T), ...],
+            "cross_attention": [(B, N, T, S), ...]}`.
 
     Returns:
-        Decoder hidden states (B, T, D).
+        Decoder hidden states (B, T, D); with `return_attention_scores`,
+        `(hidden states, scores)`.
 
     Example:
 
@@ -152,21 +159,39 @@ class Transformer(Backbone):
         """sqrt(D) * embedding + sinusoid, then dropout: (B, T) -> (B, T, D)."""
         x = self.token_embedding(token_ids)  # (B, T, D), scaled
         x = x + self.position_encoding(x, start_index=start_index)
+        trace.record("x = E[x] · √D + PE", x, "(B, T, D)")
         return self.embeddings_dropout(x, training=training)
 
     def encode(self, encoder_token_ids, encoder_padding_mask=None,
-               training=None):
-        """The encoder stack: (B, S) token ids -> (B, S, D)."""
+               training=None, return_attention_scores=False):
+        """The encoder stack: (B, S) token ids -> (B, S, D); with
+        `return_attention_scores`, also the list of its blocks' (B, N, S, S)
+        self-attention probabilities."""
+        trace.section("encoder input")
         x = self.embed(encoder_token_ids, training=training)
+        scores = []
         for block in self.encoder_layers:
-            x = block(x, padding_mask=encoder_padding_mask, training=training)
-        return x if self.encoder_norm is None else self.encoder_norm(x)
+            x = block(x, padding_mask=encoder_padding_mask, training=training,
+                      return_attention_scores=return_attention_scores)
+            if return_attention_scores:
+                x, block_scores = x
+                scores.append(block_scores["self_attention"])
+        trace.section("encoder output")
+        if self.encoder_norm is not None:
+            x = self.encoder_norm(x)
+            trace.record("final LayerNorm of the encoder", x, "(B, S, D)")
+        return (x, scores) if return_attention_scores else x
 
     def decode(self, decoder_token_ids, encoder_output,
                encoder_padding_mask=None, decoder_padding_mask=None,
-               training=None):
-        """The decoder stack over a whole target: (B, T) -> (B, T, D)."""
+               training=None, return_attention_scores=False):
+        """The decoder stack over a whole target: (B, T) -> (B, T, D); with
+        `return_attention_scores`, also its blocks' probabilities,
+        `{"self_attention": [(B, N, T, T), ...], "cross_attention": [(B, N,
+        T, S), ...]}`."""
+        trace.section("decoder input")
         x = self.embed(decoder_token_ids, training=training)
+        scores = {"self_attention": [], "cross_attention": []}
         for block in self.decoder_layers:
             x = block(
                 x,
@@ -174,24 +199,43 @@ class Transformer(Backbone):
                 padding_mask=decoder_padding_mask,
                 encoder_padding_mask=encoder_padding_mask,
                 training=training,
+                return_attention_scores=return_attention_scores,
             )
-        return x if self.decoder_norm is None else self.decoder_norm(x)
+            if return_attention_scores:
+                x, block_scores = x
+                for kind in scores:
+                    scores[kind].append(block_scores[kind])
+        trace.section("decoder output")
+        if self.decoder_norm is not None:
+            x = self.decoder_norm(x)
+            trace.record("final LayerNorm of the decoder", x, "(B, T, D)")
+        return (x, scores) if return_attention_scores else x
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, return_attention_scores=False):
         check_keys(inputs, ["encoder_token_ids", "decoder_token_ids"],
                    "The Transformer")
         inputs = self.check_inputs(inputs)
         encoder_padding_mask = inputs.get("encoder_padding_mask")
         encoder_output = self.encode(
-            inputs["encoder_token_ids"], encoder_padding_mask, training
+            inputs["encoder_token_ids"], encoder_padding_mask, training,
+            return_attention_scores,
         )
-        return self.decode(
+        if return_attention_scores:
+            encoder_output, encoder_scores = encoder_output
+        x = self.decode(
             inputs["decoder_token_ids"],
             encoder_output,
             encoder_padding_mask=encoder_padding_mask,
             decoder_padding_mask=inputs.get("decoder_padding_mask"),
             training=training,
+            return_attention_scores=return_attention_scores,
         )
+        if not return_attention_scores:
+            return x  # (B, T, D)
+        x, decoder_scores = x
+        return x, {"encoder_self_attention": encoder_scores,
+                   "decoder_self_attention": decoder_scores["self_attention"],
+                   "cross_attention": decoder_scores["cross_attention"]}
 
     def initial_cache(self, encoder_output, max_length):
         """Caches for decoding against `encoder_output` (B, S, D).

@@ -103,3 +103,18 @@ def test_command_line_errors_are_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"zoo.show: error: No model dir at {tmp_path / 'missing'}.")
+
+
+def test_command_line_generates_what_the_task_generates(gpt_task, bert_task,
+                                                        tmp_path):
+    gpt_task.save(str(tmp_path / "model.keras"))
+    result = run_cli("generate", f"--model_dir={tmp_path}", f"--text={TEXT}",
+                     "--sampler=greedy", "--max_new_tokens=5")
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = gpt_task.generate([TEXT], max_new_tokens=5, sampler="greedy")
+    assert result.stdout == expected[0] + "\n"
+    bert_task.save(str(tmp_path / "bert.keras"))
+    result = run_cli("generate", f"--model_dir={tmp_path / 'bert.keras'}",
+                     "--text=hi")
+    assert result.returncode == 1
+    assert "which does not generate" in result.stderr.strip().splitlines()[-1]

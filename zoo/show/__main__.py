@@ -4,12 +4,16 @@
     python -m zoo.show example [--causal]
     python -m zoo.show attention --model_dir=DIR --text="..." [--layer=N] \
         [--output=FILE.png]
+    python -m zoo.show generate --model_dir=DIR --text="..." \
+        [--sampler=top_k] [--max_new_tokens=N]
 
 `shapes` prints one input's path through a preset's model, step by step in
 the paper's notation, with the shapes observed running it; `example`
 works one attention head through a four-word sentence, every number
 printed; `attention` draws the attention of every head of one layer of a
-trained model dir (a recipe's --model_dir) on a text, as heat maps.
+trained model dir (a recipe's --model_dir) on a text, as heat maps;
+`generate` continues a text with a GPT model dir, or translates it with
+an encoder-decoder one.
 """
 
 import os
@@ -34,8 +38,16 @@ flags.DEFINE_string("text", None, "attention: the text the model reads.")
 flags.DEFINE_integer("layer", -1,
                      "attention: the layer, counted from 0; -1 is the last.")
 flags.DEFINE_integer("max_new_tokens", 32,
-                     "attention: the longest translation (encoder-decoder "
-                     "models).")
+                     "attention, generate: the most new tokens (the "
+                     "translation of encoder-decoder models).")
+flags.DEFINE_enum("sampler", None, ["greedy", "beam", "random", "top_k",
+                                    "top_p"],
+                  "generate: how tokens are chosen; default top_k for GPT, "
+                  "greedy for a translator.")
+flags.DEFINE_integer("top_k", 40, "generate: top_k's k.")
+flags.DEFINE_float("top_p", 0.9, "generate: top_p's p.")
+flags.DEFINE_float("temperature", 0.8, "generate: the sampling temperature.")
+flags.DEFINE_integer("seed", 1337, "generate: the sampling seed.")
 flags.DEFINE_string("output", None,
                     "attention: the PNG to write; default "
                     "attention_<model dir name>_layer<N>.png here.")
@@ -84,7 +96,34 @@ def attention():
     print(f"Wrote {output}")
 
 
-COMMANDS = {"shapes": shapes, "example": example, "attention": attention}
+def generate():
+    from zoo.show import heat_maps as maps
+    from zoo.tasks import CausalLM
+    from zoo.tasks import Seq2SeqLM
+
+    for name in ("model_dir", "text"):
+        if FLAGS[name].value is None:
+            raise ValueError(f"generate needs --{name}.")
+    task = maps.load(FLAGS.model_dir)
+    if not isinstance(task, (CausalLM, Seq2SeqLM)):
+        raise ValueError(
+            f"{FLAGS.model_dir} holds a {type(task).__name__}, which does "
+            "not generate; `generate` takes a model dir of gpt_pretrain, "
+            "gpt_finetune, transformer_pretrain or transformer_finetune.")
+    sampler = FLAGS.sampler or ("top_k" if isinstance(task, CausalLM)
+                                else "greedy")
+    options = {"top_k": {"top_k": FLAGS.top_k},
+               "top_p": {"top_p": FLAGS.top_p}}.get(sampler, {})
+    if sampler in ("random", "top_k", "top_p"):
+        options.update(temperature=FLAGS.temperature, seed=FLAGS.seed)
+    (output,) = task.generate([FLAGS.text],
+                              max_new_tokens=FLAGS.max_new_tokens,
+                              sampler=sampler, **options)
+    print(output)
+
+
+COMMANDS = {"shapes": shapes, "example": example, "attention": attention,
+            "generate": generate}
 
 
 def main(argv):

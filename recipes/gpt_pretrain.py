@@ -1,8 +1,8 @@
 """Pretrain a GPT-style causal language model.
 
 With no data flags it trains `gpt_nano` on the embedded pydoc_data corpus
-(byte-level BPE) in about three minutes; with --train_files it trains on
-your text. nanoGPT's Tiny Shakespeare run (docs/recipes.md, "Results"):
+(byte-level BPE) in about a minute; with --train_files it trains on
+your text. nanoGPT's Tiny Shakespeare run (docs/results.md):
 
     python recipes/gpt_pretrain.py --model_dir=runs/shakespeare \\
         --train_files=input.txt --tokenizer=character --steps=2000 \\
@@ -41,7 +41,7 @@ common.define_flags(
     warmup_steps=100,
     # nanoGPT decays by a cosine over all 2,000 steps; holding the peak and
     # decaying linearly over the last 20% (warmup-stable-decay) reached a
-    # lower validation loss here (docs/recipes.md, "Results").
+    # lower validation loss here (CHANGELOG.md, 2026-11-21).
     schedule="linear",
     decay_fraction=0.2,
     weight_decay=0.1,

@@ -11,7 +11,7 @@ numbers in words ("einundzwanzig" -> "twenty-one", zoo/data/numbers.py):
 
     python recipes/transformer_finetune.py --model_dir=runs/translate
 
-(docs/recipes.md gives the Multi30k command and result). --init_from=DIR starts
+(docs/results.md gives the Multi30k command and result). --init_from=DIR starts
 from a model dir of recipes/transformer_pretrain.py or a MarianMT (opus-mt)
 Hugging Face directory. Writes to --model_dir
 what the pretraining recipes write (model.keras is a `zoo.tasks.Seq2SeqLM`),
@@ -45,7 +45,7 @@ common.define_flags(
     checkpoint_every=200,
     # Vaswani et al. 2017, eq. 3: lr = scale * d^-0.5 * min(t^-0.5,
     # t * warmup^-1.5); for d = 256 and warmup 100 the peak is
-    # 0.3 * 0.0625 * 0.1 = 1.9e-3 at step 100. (Multi30k: docs/recipes.md.)
+    # 0.3 * 0.0625 * 0.1 = 1.9e-3 at step 100. (Multi30k: docs/results.md.)
     schedule="inverse_sqrt",
     learning_rate=0.3,
     warmup_steps=100,

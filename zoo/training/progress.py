@@ -1,7 +1,8 @@
 """What a training run prints while it runs, and the curves it draws.
 
 `Progress` replaces Keras' per-epoch progress bar (a run's "epochs" are
-only its checkpoint intervals) with one bar over the run's steps:
+only its checkpoint intervals) with one bar over the run's steps, showing
+the mean training loss of the steps since the last report:
 
     step  500/1000 [##########----------]  50% | 1:12 left | loss 4.8120 | lr 1.00e-03 | 2,410 tok/s
     step  500/1000 validation: loss 4.9034, accuracy 0.2210
@@ -58,6 +59,15 @@ class Progress(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+        self.summed, self.counted = 0.0, 0  # Keras' loss: the epoch's mean
+
+    def _recent_loss(self, mean, count):
+        """The mean loss of the steps since the last report, from Keras'
+        running mean over the epoch's first `count` steps."""
+        summed = mean * count
+        recent = (summed - self.summed) / max(count - self.counted, 1)
+        self.summed, self.counted = summed, count
+        return recent
 
     def on_train_batch_end(self, batch, logs=None):
         if not logs or "loss" not in logs:
@@ -65,7 +75,8 @@ class Progress(keras.callbacks.Callback):
         step = self.epoch * self.params["steps"] + batch + 1
         now = time.perf_counter()
         rate = (step - self.last_step) / max(now - self.last_time, 1e-9)
-        point = {"step": step, "loss": float(logs["loss"]),
+        loss = self._recent_loss(float(logs["loss"]), batch + 1)
+        point = {"step": step, "loss": loss,
                  "learning_rate": self._learning_rate(),
                  "steps_per_second": rate}
         if self.first_step is None:  # time from here on: compiled

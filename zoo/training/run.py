@@ -332,9 +332,9 @@ def train(task, train_data, validation_data, *, model_dir, steps,
     metrics["weights_sha256"] = weights_digest(task)
     write_json(os.path.join(model_dir, "metrics.json"), metrics)
     if history:
-        name = os.path.basename(os.path.abspath(model_dir))
         draw_curves(history, os.path.join(model_dir, "curves.png"),
-                    f"{type(task).__name__} in {name}")
+                    f"Training {type(task).__name__}"
+                    f"({type(task.backbone).__name__}) in {model_dir}")
     save_model(task, os.path.join(model_dir, "model.keras"))
     return metrics
 

@@ -143,8 +143,7 @@ def main(_):
         f"{split}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()
                                  if isinstance(v, float))
         for split, scores in results.items() if split in splits],
-        commands=['python -m zoo.show attention --model_dir={dir} '
-                  '--text="' + example_text(data) + '"'])
+        attention=example_text(data))
 
 
 def draw_evaluation(scores, names, model_dir, what):
@@ -164,13 +163,14 @@ def draw_evaluation(scores, names, model_dir, what):
             "F1 (%)", notes=[f"{s['correct']}/{s['true_entities']}"
                              for s in per_type], xlabel="entity type "
             "(correct / true entities above each bar)")
+    else:
+        print(f"No entities in {what} or its predictions: no evaluation.png.")
 
 
 def example_text(data):
     """The first training text, for the suggested `zoo.show` command."""
     first = data.raw["train"][0][0]  # a sentence's segments, or its words
-    text = first[0] if FLAGS.task == "classify" else " ".join(first)
-    return text.replace('"', "'")
+    return first[0] if FLAGS.task == "classify" else " ".join(first)
 
 
 if __name__ == "__main__":

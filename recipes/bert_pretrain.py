@@ -90,9 +90,7 @@ def main(_):
     common.compile(task, backbone.hidden_dim)
     metrics = common.train(task, train_data, validation_data, model_dir,
                            tokens_per_step=FLAGS.batch_size * length)
-    common.finish(model_dir, metrics, commands=[
-        'python -m zoo.show attention --model_dir={dir} '
-        '--text="The class defines a method."'])
+    common.finish(model_dir, metrics, attention="The class defines a method.")
 
 
 if __name__ == "__main__":

@@ -7,10 +7,12 @@ file), `corpus`, `tokenizer`, `backbone` (fine-tuning: `starting_point`),
 """
 
 import ast
+import contextlib
 import glob
 import hashlib
 import math
 import os
+import shlex
 import sys
 import time
 
@@ -368,7 +370,8 @@ def main(function):
                                       RuntimeError)):
                 message = (f"{type(error).__name__}: {message}\n(Not an "
                            "input zoo checks: --verbosity=1 shows where "
-                           "it came from.)")
+                           "it came from, and TF_CPP_MIN_LOG_LEVEL=0 "
+                           "TensorFlow's own log.)")
             print(f"{os.path.basename(sys.argv[0])}: error: {message}",
                   file=sys.stderr)
             sys.exit(1)
@@ -570,27 +573,37 @@ def compile(task, hidden_dim):
 
 
 def train(task, train_data, validation_data, model_dir, tokens_per_step):
-    """`zoo.training.run.train` with the flags' intervals."""
-    return run.train(
-        task, train_data, validation_data,
-        model_dir=model_dir, steps=FLAGS.steps,
-        checkpoint_every=FLAGS.checkpoint_every, eval_every=FLAGS.eval_every,
-        validation_steps=FLAGS.validation_batches or None,
-        tokens_per_step=tokens_per_step, stop_after=FLAGS.stop_after,
-    )
+    """`zoo.training.run.train` with the flags' intervals; only process 0
+    shows its progress."""
+    quiet = distribution.process_index() > 0
+    with open(os.devnull, "w") if quiet else contextlib.nullcontext() as out:
+        return run.train(
+            task, train_data, validation_data,
+            model_dir=model_dir, steps=FLAGS.steps,
+            checkpoint_every=FLAGS.checkpoint_every,
+            eval_every=FLAGS.eval_every,
+            validation_steps=FLAGS.validation_batches or None,
+            tokens_per_step=tokens_per_step, stop_after=FLAGS.stop_after,
+            stream=out,
+        )
 
 
-def finish(model_dir, metrics, results=(), commands=()):
+def finish(model_dir, metrics, results=(), generate=None, attention=None):
     """The run's summary: its metrics, wall time, what it wrote, and what
-    to do next (the export command and `commands`).
+    to do next (export, and `zoo.show` commands).
 
     Args:
         model_dir: the run's directory.
         metrics: what `train` returned.
         results: lines of the recipe's own results (test scores).
-        commands: further commands to suggest, `{dir}` standing for the
-            model dir.
+        generate: a text to suggest `zoo.show generate` with, or None.
+        attention: a text to suggest `zoo.show attention` with.
     """
+    if distribution.process_index() > 0:
+        console.say(f"Process {distribution.process_index()} done (weights "
+                    f"sha256 {metrics['weights_sha256']}); process 0 wrote "
+                    "--model_dir.")
+        return
     seconds = time.perf_counter() - BEGAN
     say = console.say
     say(f"\nDone: {metrics['steps']:,} steps in {clock(seconds)} "
@@ -600,16 +613,20 @@ def finish(model_dir, metrics, results=(), commands=()):
             metrics["validation"].items(), key=lambda kv: kv[0] != "loss")))
     for line in results:
         say(f"  {line}")
+    say(f"  weights sha256 {metrics['weights_sha256']} (the same on a rerun "
+        "of the same command on this machine)")
     written = sorted(name + ("/" if os.path.isdir(os.path.join(model_dir,
                                                                 name)) else "")
                      for name in os.listdir(model_dir)
                      if not name.startswith("."))
     say(f"Wrote {model_dir}: {', '.join(written)}")
     name = os.path.basename(os.path.normpath(model_dir))
+    directory = shlex.quote(model_dir)
     say("Next:")
-    for command in (
-            f"python recipes/export.py --model_dir={model_dir} "
-            f"--export_dir=exports/{name}",
-            *commands,
-            f"tensorboard --logdir={os.path.join(model_dir, 'logs')}"):
-        say("  " + command.format(dir=model_dir))
+    say(f"  python recipes/export.py --model_dir={directory} "
+        f"--export_dir={shlex.quote('exports/' + name)}")
+    for command, text in (("generate", generate), ("attention", attention)):
+        if text is not None:
+            say(f"  python -m zoo.show {command} --model_dir={directory} "
+                f"--text={shlex.quote(text)}")
+    say(f"  tensorboard --logdir={shlex.quote(os.path.join(model_dir, 'logs'))}")

@@ -116,10 +116,8 @@ def main(_):
         lines.append("exact greedy completions of validation prompts: "
                      f"{results['exact_match']:.1%}")
     run.write_json(os.path.join(model_dir, "evaluation.json"), results)
-    common.finish(model_dir, metrics, lines, commands=[
-        'python -m zoo.show generate --model_dir={dir} --text="847 in words:"',
-        'python -m zoo.show attention --model_dir={dir} '
-        '--text="847 in words: eight hundred forty-seven"'])
+    common.finish(model_dir, metrics, lines, generate="847 in words:",
+                  attention="847 in words: eight hundred forty-seven")
 
 
 def batches(data, tokenizer, length, skip):

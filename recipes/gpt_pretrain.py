@@ -93,10 +93,8 @@ def main(_):
                      "\n\n---\n\n".join(samples) + "\n")
     for text in samples:
         print(f"--- sample\n{text}")
-    common.finish(model_dir, metrics, commands=[
-        'python -m zoo.show generate --model_dir={dir} --text="The class"',
-        'python -m zoo.show attention --model_dir={dir} '
-        '--text="The class defines a method."'])
+    common.finish(model_dir, metrics, generate="The class",
+                  attention="The class defines a method.")
 
 
 def sample(task, documents, length):

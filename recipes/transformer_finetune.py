@@ -126,13 +126,11 @@ def main(_):
         batches(encoded["validation"], False).cache(), model_dir,
         tokens_per_step=FLAGS.batch_size * tokens / len(encoded["train"]))
     results = score(task, data["test"], encoded["test"], metrics, model_dir)
+    example = data["test"][0][0]  # the first test source
     common.finish(model_dir, metrics, [
-        f"test BLEU {results[s]['bleu']:.2f} {s} ({results[s]['exact_match']:.1%}"
-        " exact translations)" for s in ("greedy", "beam")], commands=[
-        'python -m zoo.show generate --model_dir={dir} '
-        '--text="' + data["test"][0][0].replace('"', "'") + '"',
-        'python -m zoo.show attention --model_dir={dir} '
-        '--text="' + data["test"][0][0].replace('"', "'") + '"'])
+        f"test BLEU {results[s]['bleu']:.2f} {s} "
+        f"({results[s]['exact_match']:.1%} exact translations)"
+        for s in ("greedy", "beam")], generate=example, attention=example)
 
 
 def score(task, test, encoded, metrics, model_dir):

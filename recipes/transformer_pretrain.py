@@ -98,9 +98,7 @@ def main(_):
     files.write_text(os.path.join(model_dir, "samples.txt"),
                      "\n\n".join(samples) + "\n")
     print("\n\n".join(samples))
-    common.finish(model_dir, metrics, commands=[
-        'python -m zoo.show attention --model_dir={dir} '
-        '--text="The class defines a method."'])
+    common.finish(model_dir, metrics, attention="The class defines a method.")
 
 
 def decode_samples(task, validation_data):

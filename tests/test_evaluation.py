@@ -73,6 +73,10 @@ def test_classification_scores():
     assert result["f1"] == pytest.approx(2 / 3)
     assert result["confusion"] == [[0, 1], [1, 2]]  # [true][predicted]
     assert "f1" not in evaluation.classification_scores([0, 2], [0, 1], 3)
+    with pytest.raises(ValueError, match="A label of -1 is not a class id"):
+        evaluation.classification_scores([-1, 0], [0, 0], 2)
+    with pytest.raises(ValueError, match="A prediction of 2 is not"):
+        evaluation.classification_scores([1, 0], [2, 0], 2)
 
 
 def test_bleu_by_length_scores_each_length_range_as_a_corpus():
@@ -82,7 +86,9 @@ def test_bleu_by_length_scores_each_length_range_as_a_corpus():
                                         [3, 4, 9, 9], buckets=2)
     assert buckets == [
         {"lengths": "3-4", "sentences": 2, "bleu": 100.0},
-        {"lengths": "5-9", "sentences": 2, "bleu": 0.0},
+        {"lengths": "9", "sentences": 2, "bleu": 0.0},
     ]
+    few = evaluation.bleu_by_length(hypotheses, references, [2, 3, 9, 9])
+    assert [b["lengths"] for b in few] == ["2", "3", "9"]
     assert evaluation.bleu_by_length(["a"], ["a"], [7]) == [
         {"lengths": "7", "sentences": 1, "bleu": 0.0}]

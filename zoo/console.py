@@ -73,14 +73,24 @@ def _import_tensorflow_without(notices):
 
 
 def _is_zoo_command():
-    """Whether this process is `python recipes/NAME.py` of this checkout
-    or `python -m zoo.NAME`."""
+    """Whether Python was started as `python [options] recipes/NAME.py`
+    (a script of this checkout's recipes/) or `python [options] -m
+    zoo.NAME`, and not by a wrapper (coverage, a debugger) or `-c`."""
     arguments = sys.orig_argv[1:]
-    if "-m" in arguments:
-        module = arguments[arguments.index("-m") + 1:][:1]
-        return bool(module) and module[0].startswith("zoo.")
-    script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    return os.path.dirname(script) == RECIPES
+    while arguments and arguments[0].startswith("-"):
+        option = arguments.pop(0)
+        if option == "-m":
+            return bool(arguments) and arguments[0].startswith("zoo.")
+        if option in ("-c", "-"):
+            return False
+        if option in ("-W", "-X", "--check-hash-based-pycs"):
+            arguments = arguments[1:]  # the option's value
+    if not arguments or not arguments[0].endswith(".py"):
+        return False
+    script = os.path.realpath(arguments[0])
+    return (os.path.isfile(script) and sys.argv[:1] != [""]
+            and os.path.realpath(sys.argv[0]) == script
+            and os.path.dirname(script) == os.path.realpath(RECIPES))
 
 
 def one_line_warnings():
@@ -120,5 +130,9 @@ def devices():
                         for i in range(torch.cuda.device_count())]
     found = (f"{len(accelerators)} accelerator(s): {', '.join(accelerators)}"
              if accelerators else "no GPU found, so the CPU")
+    if not accelerators and os.path.exists("/dev/nvidia0"):
+        found = ("no usable GPU although /dev/nvidia0 exists "
+                 "(TF_CPP_MIN_LOG_LEVEL=0 shows TensorFlow's reasons), so "
+                 "the CPU")
     return (f"Keras {keras.__version__} on {backend}; {found} "
             f"({os.cpu_count()} cores)")

@@ -117,6 +117,14 @@ def classification_scores(labels, predictions, num_classes):
     """Accuracy, the confusion matrix (`confusion[true][predicted]`
     counts), and for two classes precision/recall/F1 of class 1."""
     labels, predictions = np.asarray(labels), np.asarray(predictions)
+    if labels.shape != predictions.shape:
+        raise ValueError(f"{labels.shape} labels but {predictions.shape} "
+                         "predictions.")
+    for name, ids in (("label", labels), ("prediction", predictions)):
+        outside = ids[(ids < 0) | (ids >= num_classes)]
+        if outside.size:
+            raise ValueError(f"A {name} of {outside[0]} is not a class id of "
+                             f"{num_classes} classes (0 to {num_classes - 1}).")
     confusion = np.zeros((num_classes, num_classes), "int64")
     np.add.at(confusion, (labels, predictions), 1)
     result = {"accuracy": float(np.mean(labels == predictions)),
@@ -208,8 +216,10 @@ def translate(task, source_ids, sampler="greedy", batch_size=128, **options):
 
 def bleu_by_length(hypotheses, references, lengths, buckets=5):
     """Corpus BLEU of the sentences in each of `buckets` source-length
-    ranges, cut at the lengths' quantiles: a list of `{"lengths": "6-10",
-    "sentences": n, "bleu": score}`.
+    ranges, cut at the lengths' quantiles (one length each when there are
+    no more lengths than buckets): a list of `{"lengths": "6-10",
+    "sentences": n, "bleu": score}`, "6-10" the shortest and longest
+    length in the range.
 
     Args:
         hypotheses, references: the translations and their references.
@@ -217,20 +227,28 @@ def bleu_by_length(hypotheses, references, lengths, buckets=5):
         buckets: how many ranges at most (fewer when lengths repeat).
     """
     lengths = np.asarray(lengths)
-    edges = np.unique(np.quantile(lengths, np.linspace(0, 1, buckets + 1),
-                                  method="lower"))
+    highs = np.unique(lengths)  # each range's longest length
+    if len(highs) > buckets:
+        highs = np.unique(np.quantile(
+            lengths, np.linspace(0, 1, buckets + 1)[1:], method="lower"))
     result, low = [], lengths.min() - 1
-    for high in edges[1:] if len(edges) > 1 else edges:
+    for high in highs:
         chosen = np.flatnonzero((lengths > low) & (lengths <= high))
         if len(chosen):
             result.append({
-                "lengths": f"{low + 1}-{high}" if high > low + 1 else f"{high}",
+                "lengths": _span(lengths[chosen]),
                 "sentences": int(len(chosen)),
                 "bleu": round(bleu([hypotheses[i] for i in chosen],
                                    [references[i] for i in chosen])["score"], 2),
             })
         low = high
     return result
+
+
+def _span(values):
+    """`"3-7"`, or `"5"` when all are 5."""
+    low, high = int(values.min()), int(values.max())
+    return f"{low}-{high}" if high > low else f"{low}"
 
 
 def translation_scores(hypotheses, references):

@@ -7,6 +7,7 @@ import re
 import subprocess
 import warnings
 
+import pytest
 from recipe_runner import PRETRAINING
 from recipe_runner import assert_png
 from recipe_runner import command
@@ -97,3 +98,25 @@ def test_an_unexpected_warning_prints_as_one_line():
     finally:
         warnings.formatwarning = saved
     assert line == "warning: two lines (UserWarning at layer.py:7)\n"
+
+
+@pytest.mark.parametrize("orig_argv, argv, expected", [
+    (["python", "recipes/gpt_pretrain.py", "--steps=2"],
+     ["recipes/gpt_pretrain.py", "--steps=2"], True),
+    (["python", "-X", "dev", "recipes/gpt_pretrain.py"],
+     ["recipes/gpt_pretrain.py"], True),
+    (["python", "-m", "zoo.show", "shapes"], ["-m", "shapes"], True),
+    (["python", "-m", "pytest", "tests"], ["-m", "tests"], False),
+    (["python", "-c", "import zoo"], ["-c"], False),
+    (["python", "/venv/bin/coverage", "run", "recipes/gpt_pretrain.py"],
+     ["recipes/gpt_pretrain.py"], False),
+    (["python", "elsewhere.py"], ["elsewhere.py"], False),
+])
+def test_zoo_commands_are_told_from_other_programs(orig_argv, argv, expected,
+                                                   monkeypatch):
+    """Only a recipe or `python -m zoo.X` restarts with TensorFlow's log
+    off: not pytest, `python -c`, or a wrapper such as coverage."""
+    monkeypatch.chdir(os.path.dirname(console.RECIPES))
+    monkeypatch.setattr("sys.orig_argv", orig_argv)
+    monkeypatch.setattr("sys.argv", argv)
+    assert console._is_zoo_command() is expected

@@ -122,7 +122,7 @@ def test_gpt_recipe_on_two_mirrored_devices(text_file, tmp_path):
     result = run_recipe("gpt_pretrain", f"--model_dir={model_dir}", *flags,
                         "--batch_size=4", "--distribution=mirrored",
                         "--devices=2")
-    assert "mirrored over 2 devices: 2 examples each" in result.stderr
+    assert "mirrored over 2 devices: 2 examples each" in result.stdout
     assert keras.saving.load_model(model_dir / "model.keras") is not None
     for extra, message in (
             (["--batch_size=5", "--distribution=mirrored", "--devices=2"],

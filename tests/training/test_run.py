@@ -125,6 +125,21 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
         np.testing.assert_array_equal(variable, value)
 
 
+def test_training_data_that_run_out_stop_the_run_before_a_checkpoint(
+        tmp_path):
+    """Keras ends an epoch early when the data end (with a warning); the
+    run stops there, and keeps the checkpoint of the last whole epoch."""
+    model_dir = str(tmp_path)
+    train, validation = data()
+    finite = train.take(5)  # 5 batches for 8 steps of epochs of 4
+    with pytest.raises(ValueError, match=r"ran out at step 5, inside the "
+                       r"epoch that ends at step 8.*\(step 4\) is kept"):
+        run.train(make_task(), finite, validation, model_dir=model_dir,
+                  steps=8, checkpoint_every=4)
+    assert sorted(os.listdir(os.path.join(model_dir, "checkpoints"))) == [
+        "step-00000004"]
+
+
 def test_model_dir_holding_another_run_is_refused(tmp_path):
     run.prepare_model_dir(str(tmp_path), {"recipe": "a", "size": 1}, False)
     with pytest.raises(ValueError, match="Pass --resume"):

@@ -8,13 +8,15 @@ the mean training loss of the steps since the last report:
     step  500/1000 validation: loss 4.9034, accuracy 0.2210
 
 On a terminal the bar is redrawn in place; in a log (not a terminal) a
-line is printed at each checkpoint. Each point it shows is kept in
+line is printed at each checkpoint. On JAX the learning rate shown is the
+one read at the last checkpoint (reading it copies the training state). Each point it shows is kept in
 `history` (step, loss, learning rate, tokens/s, validation metrics),
 which the checkpoint saves, so that `curves.png` covers a resumed run
 from its first step.
 """
 
 import math
+import shutil
 import sys
 import time
 
@@ -49,6 +51,7 @@ class Progress(keras.callbacks.Callback):
         self.terminal = self.stream.isatty()
         self.seconds = seconds
         self.keep_every = max(1, total // 500)  # at most ~500 points kept
+        self.jax = keras.backend.backend() == "jax"
 
     def on_train_begin(self, logs=None):
         self.began = self.last_time = time.perf_counter()
@@ -56,6 +59,8 @@ class Progress(keras.callbacks.Callback):
         self.first_step = None  # the first report includes compilation
         self.shown = 0.0
         self.line = ""
+        self.open = False  # a terminal line drawn without its newline
+        self.rate = None  # the learning rate last read
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -76,8 +81,9 @@ class Progress(keras.callbacks.Callback):
         now = time.perf_counter()
         rate = (step - self.last_step) / max(now - self.last_time, 1e-9)
         loss = self._recent_loss(float(logs["loss"]), batch + 1)
-        point = {"step": step, "loss": loss,
-                 "learning_rate": self._learning_rate(),
+        if self.rate is None or not self.jax:
+            self.rate = self._learning_rate()
+        point = {"step": step, "loss": loss, "learning_rate": self.rate,
                  "steps_per_second": rate}
         if self.first_step is None:  # time from here on: compiled
             self.first_step, self.first_time = step, now
@@ -91,30 +97,44 @@ class Progress(keras.callbacks.Callback):
         if self.terminal and (now - self.shown >= self.seconds
                               or step == self.end):
             self.shown = now
-            self.stream.write("\r" + self.line.ljust(100)[:160])
-            self.stream.flush()
+            self._redraw()
+
+    def _redraw(self):
+        """The bar in place: back to the line's start, the line cut to the
+        terminal's width, the rest of the line cleared."""
+        width = shutil.get_terminal_size().columns - 1
+        self.stream.write("\r" + self.line[:width] + "\x1b[K")
+        self.stream.flush()
+        self.open = True  # a line without its newline yet
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         step = (epoch + 1) * self.params["steps"]
+        if self.jax:  # the state is synced at a checkpoint anyway
+            self.rate = self._learning_rate()
         if not self.terminal and self.line:  # a log: one line per checkpoint
             self.stream.write(self.line + "\n")
         validation = {k[4:]: float(v) for k, v in logs.items()
                       if k.startswith("val_")}
         if validation:
-            if self.terminal:
+            if self.open:
+                self._redraw()  # the epoch's last step, then a new line
                 self.stream.write("\n")
+                self.open = False
             self.stream.write(validation_line(step, self.total, validation)
                               + "\n")
             self.history.append({"step": step, "validation": validation})
         self.stream.flush()
 
     def on_train_end(self, logs=None):
-        if self.terminal and self.line:
-            self.stream.write("\r" + self.line.ljust(100)[:160] + "\n")
+        if self.open:
+            self.stream.write("\n")
             self.stream.flush()
+            self.open = False
 
     def _learning_rate(self):
+        # On JAX `self.model` copies the whole training state back into
+        # the variables: read at checkpoints only (and once at the start).
         optimizer = self.model.optimizer
         return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 

@@ -209,12 +209,14 @@ class CheckpointAndGuard(keras.callbacks.Callback):
     """Save a checkpoint at the end of each epoch; stop on a NaN loss.
 
     A non-finite loss raises `FloatingPointError` at once, before anything
-    is saved, so the last checkpoint stays the last good one.
+    is saved, so the last checkpoint stays the last good one; so does
+    training data that ran out inside an epoch (`ValueError`).
     """
 
-    def __init__(self, checkpoint, saved_step=None, history=None):
+    def __init__(self, checkpoint, every, saved_step=None, history=None):
         super().__init__()
         self.checkpoint = checkpoint
+        self.every = every  # steps per epoch: a checkpoint's step divides by it
         self.saved_step = saved_step
         self.history = history  # Progress's points, saved with the state
 
@@ -232,6 +234,14 @@ class CheckpointAndGuard(keras.callbacks.Callback):
             )
 
     def on_epoch_end(self, epoch, logs=None):
+        step = optimizer_step(self.model)
+        if step != (epoch + 1) * self.every:
+            # Keras ends an epoch early, with a warning, when the data end.
+            raise ValueError(
+                f"The training data ran out at step {step}, inside the epoch "
+                f"that ends at step {(epoch + 1) * self.every}. Training data "
+                "must repeat without end. The last checkpoint (step "
+                f"{self.saved_step}) is kept.")
         loss = (logs or {}).get("loss")
         self.saved_step = self.checkpoint.save(
             self.model, train_loss=None if loss is None else float(loss),
@@ -284,8 +294,8 @@ def train(task, train_data, validation_data, *, model_dir, steps,
     history = list(state.get("history", []))  # a resumed run's points
     callbacks = [  # in this order: the checkpoint saves Progress's points
         Progress(start, end, steps, history, tokens_per_step, stream),
-        CheckpointAndGuard(checkpoint, saved_step=start or None,
-                           history=history),
+        CheckpointAndGuard(checkpoint, checkpoint_every,
+                           saved_step=start or None, history=history),
         keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"),
                                     update_freq="epoch"),
     ]
@@ -295,7 +305,7 @@ def train(task, train_data, validation_data, *, model_dir, steps,
         with warnings.catch_warnings():
             # Keras says this when validation data end inside a multi-step
             # call (expected: they are finite); training data that end too
-            # soon are checked below instead.
+            # soon are refused by CheckpointAndGuard instead.
             warnings.filterwarnings("ignore", "Your input ran out of data")
             losses = task.fit(
                 train_data,
@@ -309,10 +319,6 @@ def train(task, train_data, validation_data, *, model_dir, steps,
                 shuffle=False,  # the datasets are shuffled (and seeded)
                 verbose=0,  # Progress prints instead
             ).history
-        if optimizer_step(task) < end:
-            raise ValueError(
-                f"The training data ran out after {optimizer_step(task)} of "
-                f"{end} steps. Training data must repeat without end.")
     seconds = time.perf_counter() - began
     trained = max(end - start, 0)
     with warnings.catch_warnings():
@@ -331,11 +337,14 @@ def train(task, train_data, validation_data, *, model_dir, steps,
         metrics["tokens_per_second"] = round(tokens_per_step * trained / seconds)
     metrics["weights_sha256"] = weights_digest(task)
     write_json(os.path.join(model_dir, "metrics.json"), metrics)
-    if history:
-        draw_curves(history, os.path.join(model_dir, "curves.png"),
-                    f"Training {type(task).__name__}"
-                    f"({type(task.backbone).__name__}) in {model_dir}")
     save_model(task, os.path.join(model_dir, "model.keras"))
+    if history:
+        try:
+            draw_curves(history, os.path.join(model_dir, "curves.png"),
+                        f"Training {type(task).__name__}"
+                        f"({type(task.backbone).__name__}) in {model_dir}")
+        except Exception as error:  # a picture is not worth the run
+            warnings.warn(f"curves.png was not drawn: {error}")
     return metrics
 
 

@@ -50,7 +50,7 @@ QUICK = [
 ]
 # Commands that are not run, each with its reason.
 SKIPPED = {
-    ("-m", "pytest"): "the whole suite (about 20 minutes); .ci/run runs it",
+    ("-m", "pytest"): "the whole suite (about 22 minutes); .ci/run runs it",
     ("-m", "venv"): "creates a virtual environment",
 }
 # Commands of absl modules that need a finished run: flags parsed, not run.

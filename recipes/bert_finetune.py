@@ -56,7 +56,7 @@ common.define_flags(
     weight_decay=0.01,
     # Batches are as long as their longest example: many shapes, each an
     # XLA compile.
-    xla=False,
+    fixed_shapes=False,  # --xla=auto: off
 )
 flags.DEFINE_enum("task", "classify", ["classify", "tag"],
                   "classify: TSV sentences or pairs; tag: CoNLL BIO tokens.")

@@ -1,9 +1,10 @@
 """The flags and wiring every recipe shares (the recipes import it).
 
 A recipe defines these flags with its own defaults (`define_flags`), then
-calls the helpers in order: `start` (seed, precision, model dir, flags
-file), `corpus`, `tokenizer`, `backbone` (fine-tuning: `starting_point`),
-`sequence_length`, `check_model_dir`, `compile`, and `train`.
+calls the helpers in order: `start` (seed, precision and XLA, model
+dir, flags file), `corpus`, `tokenizer`, `backbone` (fine-tuning:
+`starting_point`), `sequence_length`, `check_model_dir`, `compile`, and
+`train`.
 """
 
 import ast
@@ -24,6 +25,7 @@ from absl import logging
 
 from zoo import console
 from zoo import files
+from zoo import machine
 from zoo.data import corpus as corpora
 from zoo.data import tokenizers
 from zoo.training import distribution
@@ -35,14 +37,19 @@ from zoo.training.progress import clock
 FLAGS = flags.FLAGS
 
 
-def define_flags(finetuning=False, backbone=None, **defaults):
+def define_flags(finetuning=False, backbone=None, fixed_shapes=True,
+                 **defaults):
     """Define the shared flags; `defaults` sets recipe-specific defaults,
     and `backbone` (the recipe's backbone class) checks --preset and
-    --override when the flags are parsed.
+    --override when the flags are parsed. `fixed_shapes=False` tells
+    `--xla=auto` that the recipe's batches come in many shapes (each one
+    an XLA compile).
 
     Pretraining recipes read documents (`--train_files`, ...); fine-tuning
     recipes define their own data flags and get `--init_from` instead.
     """
+    global BACKBONE, FIXED_SHAPES
+    BACKBONE, FIXED_SHAPES = backbone, fixed_shapes
 
     def default(name, value):
         return defaults.get(name, value)
@@ -192,11 +199,12 @@ def _training_flags(default):
     flags.DEFINE_float("clipnorm", 1.0, "Clip the global gradient norm; 0: off.")
     flags.DEFINE_integer("gradient_accumulation", 1,
                          "Batches whose gradients make one update.")
-    flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
-                      "Keras dtype policy.")
-    flags.DEFINE_bool("xla", default("xla", True),
-                      "Compile the training step (XLA on TensorFlow, jax.jit "
-                      "on JAX).")
+    flags.DEFINE_enum("precision", "auto", list(machine.PRECISIONS),
+                      "Keras dtype policy; auto: the fastest on this machine "
+                      "(zoo.machine).")
+    flags.DEFINE_flag(AutoBoolFlag(
+        "xla", "Compile the training step (XLA on TensorFlow, jax.jit on "
+        "JAX): auto (the fastest here, zoo.machine), true or false."))
     flags.DEFINE_integer("steps_per_execution", 50,
                          "Training steps per call into the compiled loop.")
     flags.DEFINE_enum("distribution", "none", distribution.KINDS,
@@ -236,7 +244,43 @@ def _training_flags(default):
                          "Batches per validation (0: all of it).")
 
 
+class AutoBoolParser(flags.ArgumentParser):
+    """"auto", or a boolean as absl spells it (true/false, 1/0, yes/no)."""
+
+    def parse(self, argument):
+        if argument in ("auto", True, False):
+            return argument
+        text = str(argument).strip().lower()
+        if text in ("true", "t", "1", "yes", "y", "on"):
+            return True
+        if text in ("false", "f", "0", "no", "n", "off"):
+            return False
+        if text == "auto":
+            return "auto"
+        raise ValueError(f"must be auto, true or false; got {argument!r}")
+
+    def flag_type(self):
+        return "auto or bool"
+
+
+class AutoBoolFlag(flags.Flag):
+    """A boolean flag that also takes `auto`, its default: `--xla`,
+    `--noxla`, `--xla=false` and `--xla=auto` all parse."""
+
+    def __init__(self, name, help_string):
+        super().__init__(AutoBoolParser(), None, name, "auto", help_string,
+                         boolean=True)
+
+    def serialize(self):
+        if self.value == "auto":
+            return f"--{self.name}=auto"
+        return f"--{self.name}" if self.value else f"--no{self.name}"
+
+
 BEGAN = time.perf_counter()  # the recipe's start, for its summary
+FIXED_SHAPES = True  # define_flags' fixed_shapes: what --xla=auto knows
+BACKBONE = None  # define_flags' backbone class
+CHOICE = None  # start's machine.Choice: the precision and XLA of the run
 
 
 def start(recipe_name):
@@ -252,11 +296,16 @@ def start(recipe_name):
     replicas = distribution.use(FLAGS.distribution, FLAGS.devices, mesh(),
                                 processes())
     distribution.check_batch(FLAGS.batch_size, replicas)
+    global CHOICE
+    CHOICE = machine.choose(FLAGS.precision, FLAGS.xla,
+                            fixed_shapes=FIXED_SHAPES, width=model_width())
     model_dir = FLAGS.model_dir
-    record = run_record()
-    # Data flags by their files' contents: data moved elsewhere resumes.
+    record = run_record(CHOICE)
+    # Data flags by their files' contents: data moved elsewhere resumes;
+    # `--precision=auto` by what it chose.
     compared = (recipe_flags() - NOT_TRAINING - set(DATA_FLAGS)) | {
-        "#" + name for name in DATA_FLAGS if name not in NOT_TRAINING}
+        "#" + name for name in DATA_FLAGS if name not in NOT_TRAINING} | {
+        "#precision"}
     run.check_model_dir_for(model_dir, recipe_name, record, FLAGS.resume,
                             compared)
     # Every process has seen --model_dir as it was: none writes before this.
@@ -264,11 +313,12 @@ def start(recipe_name):
         line for line in FLAGS.flags_into_string().splitlines()
         if not line.startswith("--process_id")))
     console.say(console.devices())
+    console.say(CHOICE.line())
     if replicas > 1:
         console.say(f"{FLAGS.distribution} over {replicas} devices: "
                     f"{FLAGS.batch_size // replicas} examples each per step.")
     keras.utils.set_random_seed(FLAGS.seed)
-    keras.mixed_precision.set_global_policy(FLAGS.precision)
+    keras.mixed_precision.set_global_policy(CHOICE.precision)
     if distribution.process_index() > 0:  # computes all, writes nothing
         model_dir = run.private_model_dir(model_dir, FLAGS.resume)
         console.say(f"Process {distribution.process_index()} writes to its "
@@ -280,6 +330,17 @@ def start(recipe_name):
     files.write_text(os.path.join(model_dir, "flags.txt"), record)
     console.say(f"Writing to {model_dir}")
     return model_dir
+
+
+def model_width():
+    """d_model of the model the run trains (from --init_from's files, else
+    --preset and --override), or None: what --precision=auto weighs."""
+    if "init_from" in FLAGS and FLAGS.init_from:
+        return finetune.pretrained_width(FLAGS.init_from)
+    if BACKBONE is None:
+        return None
+    return BACKBONE.preset_config(
+        FLAGS.preset, **parse_overrides(FLAGS.override)).get("hidden_dim")
 
 
 # Flags that do not change what is trained: a --resume may change them.
@@ -308,12 +369,16 @@ def recipe_flags():
             if not module.startswith(frameworks) for flag in defined}
 
 
-def run_record():
+def run_record(choice):
     """flags.txt: the recipe's flags (an absl flagfile, reusable with
     --flagfile), preceded by comment lines with the SHA-256 of each data
     file a data flag names, so that a --resume can tell that the data
-    changed."""
-    lines = []
+    changed, and with what `--precision=auto` and `--xla=auto` chose
+    (`choice`, a `machine.Choice`), so that a --resume elsewhere cannot
+    change the precision unseen."""
+    lines = [f"# auto --{name}={value}" for name, value, given in (
+        ("precision", choice.precision, FLAGS.precision),
+        ("xla", str(choice.xla).lower(), FLAGS.xla)) if given == "auto"]
     for name in DATA_FLAGS:
         if name in FLAGS and FLAGS[name].value:
             lines.append(f"# data --{name} sha256={data_fingerprint(name)}")
@@ -487,7 +552,7 @@ def starting_point(model_dir, backbone_class, pretrain_recipe, texts):
 
     With `--init_from`, the pretrained backbone, its tokenizer and the
     head weights a fine-tuning task keeps (`finetune.load_pretrained`; a
-    new `--dropout` applies; the architecture and vocabulary flags must
+    new `--dropout` and the run's precision apply; the architecture and vocabulary flags must
     not be given, since they come from the pretrained model). Without it,
     a tokenizer trained on `texts`, a new `--preset` backbone and {}.
     """
@@ -507,6 +572,8 @@ def starting_point(model_dir, backbone_class, pretrain_recipe, texts):
     )
     if FLAGS.dropout is not None:
         pretrained = finetune.rebuild(pretrained, dropout=FLAGS.dropout)
+    if pretrained.dtype_policy.name != CHOICE.precision:  # saved in its own
+        pretrained = finetune.rebuild(pretrained, dtype=CHOICE.precision)
     save_tokenizer(result, model_dir)
     return pretrained, result, head
 
@@ -562,7 +629,7 @@ def compile(task, hidden_dim):
         gradient_accumulation_steps=FLAGS.gradient_accumulation,
     )
     jit_compile, steps_per_execution = distribution.compile_arguments(
-        FLAGS.distribution, FLAGS.xla,
+        FLAGS.distribution, CHOICE.xla,
         math.gcd(FLAGS.steps_per_execution, FLAGS.checkpoint_every))
     if FLAGS.distribution == "mirrored":
         console.say("mirrored: one step per call, without XLA (Keras 3.15 "

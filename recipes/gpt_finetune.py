@@ -52,7 +52,7 @@ common.define_flags(
     beta_2=0.99,
     # Completion batches are as long as their longest example: many
     # shapes, each an XLA compile.
-    xla=False,
+    fixed_shapes=False,  # --xla=auto: off
 )
 flags.DEFINE_enum("task", "completion", ["completion", "text"],
                   "completion: JSONL prompt -> completion; text: continue "

@@ -51,7 +51,7 @@ common.define_flags(
     warmup_steps=100,
     # XLA made this model's step slower here, and each length bucket
     # compiles anew (see transformer_pretrain.py).
-    xla=False,
+    fixed_shapes=False,  # --xla=auto: off
     weight_decay=0.0,  # the paper uses none
     beta_2=0.98,  # the paper's Adam betas: 0.9, 0.98
 )

@@ -41,7 +41,7 @@ common.define_flags(
     warmup_steps=100,
     # XLA made this model's step slower here (1.62 s against 1.15 s at
     # batch 32 x 128 source tokens), and each length bucket compiles anew.
-    xla=False,
+    fixed_shapes=False,  # --xla=auto: off
     weight_decay=0.0,  # the paper uses none
     beta_2=0.98,  # the paper's Adam betas: 0.9, 0.98
 )

@@ -389,5 +389,12 @@ def test_a_result_command_is_its_runs_command(command, parsed):
     documented = parsed[command.where + " " + str(command)]
     recorded = parsed[flags_file]
     assert documented["error"] is None and recorded["error"] is None
-    assert documented["flags"] == recorded["flags"], (
+    documented, recorded = documented["flags"], recorded["flags"]
+    with open(os.path.join(ROOT, flags_file)) as file:
+        before_auto = "# auto --" not in file.read()
+    if before_auto:  # recorded when float32 and XLA were the defaults
+        for flags in (documented, recorded):
+            for name in ("precision", "xla"):
+                flags.pop(name, None)
+    assert documented == recorded, (
         f"{command.where}: `{command}` differs from {flags_file}")

@@ -64,6 +64,9 @@ def test_a_pretraining_run_prints_only_progress_validation_and_summary(
     assert re.search(r"^Done: 8 steps in \d+:\d\d \(training \d+:\d\d\)\.$",
                      out, re.M)
     assert f"Wrote {model_dir}: checkpoints/, curves.png," in out
+    # What --precision=auto and --xla=auto chose, in one line of its own.
+    assert re.findall(r"^Precision (float32|mixed_bfloat16), XLA o(n|ff): "
+                      r"auto for TensorFlow on a CPU .*\.$", out, re.M)
     assert (f"python recipes/export.py --model_dir={model_dir} "
             "--export_dir=exports/run") in out
     assert f"python -m zoo.show generate --model_dir={model_dir}" in out

@@ -94,6 +94,19 @@ def test_model_dir_with_a_different_model_is_refused(text_file, tmp_path):
     assert "would change what the run" in result.stderr
     assert "--override: " in result.stderr and "num_layers=2 here" in \
         result.stderr
+    # --precision=auto is recorded with what it chose on this machine; a
+    # resume where auto would choose otherwise is refused.
+    flags_file = os.path.join(model_dir, "flags.txt")
+    record = open(flags_file).read()
+    assert "--precision=auto" in record.splitlines()
+    assert "# auto --precision=float32" in record.splitlines()
+    with open(flags_file, "w") as file:
+        file.write(record.replace("# auto --precision=float32",
+                                  "# auto --precision=mixed_bfloat16"))
+    result = run_recipe("gpt_pretrain", *flags, "--resume", check=False)
+    assert result.returncode != 0
+    assert ("--precision: auto, which chose mixed_bfloat16 there, auto, "
+            "which chose float32 here") in result.stderr
 
 
 @pytest.mark.parametrize("content, message", [

@@ -1,6 +1,7 @@
 """`--init_from`: pretrained backbones from zoo model dirs and keras-hub
 presets, and clear errors for anything else."""
 
+import json
 import os
 
 import keras
@@ -74,6 +75,41 @@ def test_rebuild_changes_dropout_and_keeps_weights(tmp_path):
                                backbone(bert_inputs())["sequence_output"],
                                atol=1e-6)
     assert finetune.rebuild(backbone, dropout=0.1) is backbone
+
+
+def test_rebuild_in_another_precision_keeps_weights():
+    backbone = BertEncoder(vocabulary_size=50, num_layers=1, hidden_dim=16,
+                           num_heads=2, intermediate_dim=32,
+                           max_sequence_length=32)
+    copy = finetune.rebuild(backbone, dtype="mixed_bfloat16")
+    assert copy.compute_dtype == "bfloat16"
+    assert copy.variable_dtype == "float32"
+    for a, b in zip(copy.get_weights(), backbone.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(
+        np.asarray(copy(bert_inputs())["sequence_output"], "float32"),
+        backbone(bert_inputs())["sequence_output"], atol=0.1)
+
+
+@pytest.mark.parametrize("name, content, width", [
+    ("run.json", {"backbone": {"class": "GPTDecoder", "hidden_dim": 128}},
+     128),
+    ("config.json", {"model_type": "bert", "hidden_size": 768}, 768),
+    ("config.json", {"model_type": "gpt2", "n_embd": 1024}, 1024),
+    ("config.json", {"model_type": "marian", "d_model": 512}, 512),
+    ("config.json", {"module": "keras_hub.src.models",
+                     "config": {"hidden_dim": 256}}, 256),
+    ("bert_config.json", {"hidden_size": 312}, 312),
+    ("hparams.json", {"n_embd": 768}, 768),
+    ("config.json", {"model_type": "bert"}, None),
+    ("config.json", "not json", None),
+    ("notes.txt", "", None),
+])
+def test_pretrained_width_from_each_kind_of_directory(tmp_path, name,
+                                                      content, width):
+    (tmp_path / name).write_text(
+        content if isinstance(content, str) else json.dumps(content))
+    assert finetune.pretrained_width(str(tmp_path)) == width
 
 
 @pytest.mark.parametrize("setup, message", [

@@ -17,6 +17,7 @@ A fine-tuning recipe starts from one of
 - nothing: a new backbone from `--preset`, trained from scratch.
 """
 
+import json
 import os
 
 import keras
@@ -112,6 +113,29 @@ def _keras_hub_preset(path, backbone_class, pretrain_recipe):
     return (convert.from_keras_hub(hub_backbone),
             keras_hub.tokenizers.Tokenizer.from_preset(path),
             f"keras-hub preset {path} ({type(hub_backbone).__name__})")
+
+
+def pretrained_width(path):
+    """The hidden width (d_model) of the model `load_pretrained(path)`
+    would load, read from its JSON files alone; None if they do not say.
+    `--precision=auto` decides by it before the weights load."""
+    for name, keys in (("run.json", ("backbone", "hidden_dim")),
+                       ("config.json", ("hidden_size",)),
+                       ("config.json", ("n_embd",)),
+                       ("config.json", ("d_model",)),
+                       ("config.json", ("config", "hidden_dim")),
+                       ("bert_config.json", ("hidden_size",)),
+                       ("hparams.json", ("n_embd",))):
+        try:
+            with open(os.path.join(path, name), encoding="utf-8") as file:
+                value = json.load(file)
+        except (OSError, ValueError):
+            continue
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, int):
+            return value
+    return None
 
 
 def rebuild(backbone, **changes):

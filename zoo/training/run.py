@@ -95,13 +95,15 @@ def check_model_dir_for(model_dir, recipe, record, resume, compared):
     Args:
         model_dir: the run's directory.
         recipe: the recipe's name.
-        record: this run's flags.txt (`--name=value` lines, and
-            `# data --name sha256=...` lines for the data files).
+        record: this run's flags.txt (`--name=value` lines,
+            `# data --name sha256=...` lines for the data files and
+            `# auto --name=value` lines for what `auto` chose).
         resume: the run continues the one in `model_dir`. Without it, a
             run there is refused, unless it stopped before its first
             checkpoint (then this run starts it anew).
         compared: names of the flags that change what is trained, and
-            "#name" for data flags whose files' contents count; on
+            "#name" for data flags whose files' contents count (or for
+            what flag --name's `auto` chose); on
             `resume` each must be as the run in `model_dir` had it.
     """
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
@@ -152,6 +154,9 @@ def _parse_record(text):
         if line.startswith("# data --"):
             name, _, digest = line[len("# data --"):].partition(" sha256=")
             parsed["#" + name] = [f"files with sha256 {digest}"]
+        elif line.startswith("# auto --"):  # what --name=auto chose
+            name, _, value = line[len("# auto --"):].partition("=")
+            parsed["#" + name] = [f"auto, which chose {value}"]
         elif line.startswith("--"):
             name, sep, value = line[2:].partition("=")
             if not sep:  # a boolean: --name or --noname

@@ -2,6 +2,7 @@
 
     python -m benchmarks.matmul --workload gpt_6l_384
     python -m benchmarks.matmul --workload bert_base --libraries xla,pytorch
+    python -m benchmarks.matmul --workload gpt2_small --dtype bfloat16
 
 The multiply-bound rows of `benchmarks.run` spend most of a step in the
 products of their dense layers, and those products are the same whichever
@@ -19,7 +20,9 @@ training step multiplies
     input gradient  (M, n) . (k, n)^T
     weight gradient (M, k)^T . (M, n)
 
-and an inference step only the first. The layers are a row's W_Q, W_K,
+and an inference step only the first. `--dtype bfloat16` multiplies
+bfloat16 operands, as the `mixed_bfloat16` rows' layers do (float32
+weights cast to bfloat16; in PyTorch, what `torch.autocast` runs). The layers are a row's W_Q, W_K,
 W_V and W_O (d to d), the feed-forward pair (d to f, f to d) and the
 logits (d to the vocabulary) where there are any; Q K^T, P V and the BERT
 pooler are left out. Each library runs in its own process, `--repeats`
@@ -47,6 +50,7 @@ NAMES = {"xla": "XLA", "tensorflow": "TF, no XLA", "pytorch": "PyTorch"}
 # that none can be reused) to take this many FLOPs, so that small products
 # are not timed as mostly call overhead.
 FLOPS_PER_CALL = 2e9
+DTYPES = ("float32", "bfloat16")
 MAX_COPIES = 64
 
 
@@ -92,11 +96,12 @@ def copies(p):
     return max(1, min(MAX_COPIES, round(FLOPS_PER_CALL / flops)))
 
 
-def _tensorflow_call(p, xla):
+def _tensorflow_call(p, xla, dtype="float32"):
     import tensorflow as tf
 
     a_shape, b_shape = _shapes(p)
-    pairs = [(tf.random.normal(a_shape), tf.random.normal(b_shape))
+    pairs = [(tf.random.normal(a_shape, dtype=dtype),
+              tf.random.normal(b_shape, dtype=dtype))
              for _ in range(copies(p))]
 
     @tf.function(jit_compile=xla)
@@ -107,12 +112,13 @@ def _tensorflow_call(p, xla):
     return lambda: multiply(pairs)
 
 
-def _pytorch_call(p):
+def _pytorch_call(p, dtype="float32"):
     import torch
 
     a_shape, b_shape = _shapes(p)
-    pairs = [(torch.randn(a_shape), torch.randn(b_shape))
-             for _ in range(copies(p))]
+    dtype = getattr(torch, dtype)
+    pairs = [(torch.randn(a_shape, dtype=dtype),
+              torch.randn(b_shape, dtype=dtype)) for _ in range(copies(p))]
 
     def multiply():
         return [torch.matmul(a.T if p["transpose_a"] else a,
@@ -122,23 +128,24 @@ def _pytorch_call(p):
     return multiply
 
 
-def worker(library, workload, budget):
+def worker(library, workload, budget, dtype="float32"):
     """Each product's seconds (the median call over `copies`) for one
     library, in this process."""
     seconds = []
     for p in products(WORKLOADS[workload]):
         if library == "pytorch":
-            call = _pytorch_call(p)
+            call = _pytorch_call(p, dtype)
         else:
-            call = _tensorflow_call(p, xla=library == "xla")
+            call = _tensorflow_call(p, library == "xla", dtype)
         times, _ = time_calls(call, budget)
         seconds.append(statistics.median(times) / copies(p))
     return seconds
 
 
-def measure(library, workload, budget):
+def measure(library, workload, budget, dtype="float32"):
     """`worker`'s seconds, measured in a fresh process."""
-    spec = {"library": library, "workload": workload, "budget": budget}
+    spec = {"library": library, "workload": workload, "budget": budget,
+            "dtype": dtype}
     result = run.run_worker(spec, timeout=1200, module="benchmarks.matmul")
     if "error" in result:
         sys.exit(f"the {library} measurement failed: {result['error']}")
@@ -186,6 +193,8 @@ def main(argv=None):
     parser.add_argument("--workload", choices=names)
     parser.add_argument("--libraries", default=",".join(LIBRARIES),
                         help="comma-separated, from " + ", ".join(LIBRARIES))
+    parser.add_argument("--dtype", choices=DTYPES, default="float32",
+                        help="the operands' type")
     parser.add_argument("--budget", type=float, default=1.0,
                         help="seconds timed per product, library and repeat")
     parser.add_argument("--repeats", type=int, default=3,
@@ -212,10 +221,12 @@ def main(argv=None):
     runs = {name: [] for name in libraries}
     for _ in range(args.repeats):
         for name in libraries:
-            runs[name].append(measure(name, w.name, args.budget))
+            runs[name].append(measure(name, w.name, args.budget,
+                                      args.dtype))
     seconds = {name: [statistics.median(times) for times in zip(*repeats)]
                for name, repeats in runs.items()}
-    print(f"# {w.name}: dense products, float32, {datetime.date.today()}, "
+    print(f"# {w.name}: dense products, {args.dtype}, "
+          f"{datetime.date.today()}, "
           f"{os.cpu_count()} cores, {report.cpu_name()}")
     print(markdown(w, seconds))
 

@@ -238,9 +238,29 @@ def measure(spec):
     return result
 
 
+def idle(library):
+    """Load `library` ("tensorflow" alone, "keras", zoo or "keras-hub") and
+    run one op on its backend, building no model: the peak memory of such
+    a process is the library's fixed cost."""
+    if library == "tensorflow":
+        import tensorflow as tf
+
+        return {"sum": float(tf.reduce_sum(tf.ones(2)))}
+    if library in ZOO_LIBRARIES:
+        import zoo  # noqa: F401  (and with it Keras, its backend, keras-hub)
+    elif library == "keras-hub":
+        import keras_hub  # noqa: F401
+    import keras
+
+    return {"sum": float(keras.ops.sum(keras.ops.ones(2)))}
+
+
 def worker(spec):
     """Run the measurement `spec` describes (the matmul peak when its
-    workload is "peak"); print its result."""
+    workload is "peak", a library's idle process when "idle"); print its
+    result."""
     if spec["workload"] == "peak":
         return print_result(measure_peak(spec["budget"]))
+    if spec["workload"] == "idle":
+        return print_result(idle(spec["library"]))
     print_result(measure(spec))

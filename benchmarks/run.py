@@ -19,7 +19,8 @@ which model-FLOPs utilisation (MFU) is computed.
                       unless --dtypes says otherwise; budget 3 s
     --only W,..       these workloads (below; default all)
     --dtypes D,..     from float32, mixed_bfloat16 (default both)
-    --xla X           on, off or both (default both)
+    --xla X           on, off or both (default both); JAX rows run with
+                      jax.jit only (without it Keras runs JAX op by op)
     --backends B,..   Keras backends, from tensorflow, jax (default
                       tensorflow); jax needs pip install -e ".[jax]"
     --libraries L,..  zoo first, each at most once, from zoo, zoo-untuned,
@@ -260,6 +261,23 @@ def _before_commit(directory):
     return done.stdout.strip() or "unknown commit"
 
 
+def idle_memory(todo, args):
+    """{library: peak MB} of processes that load each library (and
+    TensorFlow alone) and build no model: the fixed cost in each row's
+    peak memory."""
+    names = ["tensorflow"] + [name for name in todo["libraries"]
+                              if name != "zoo-before"]
+    idle = {}
+    for name in names:
+        result = run_worker({"workload": "idle", "library": name},
+                            args.timeout)
+        idle[name] = result.get("peak_memory_mb")
+    print("# idle process, peak MB: " + ", ".join(
+        f"{name} {mb:,.0f}" if mb else f"{name} -"
+        for name, mb in idle.items()), flush=True)
+    return idle
+
+
 def run(todo, args):
     """Measure the peak, then every row; print the tables."""
     started = time.time()
@@ -277,11 +295,14 @@ def run(todo, args):
         sys.exit(f"measuring the matmul peak failed: {peak['error']}")
     print(f"# matmul peak: float32 {peak['float32'] / 1e9:.0f}, bfloat16 "
           f"{peak['bfloat16'] / 1e9:.0f} GFLOP/s", flush=True)
+    saved["idle"] = idle_memory(todo, args)
     results = []
     for name in todo["names"]:
         for dtype in todo["dtypes"]:
             for xla in todo["xlas"]:
                 for backend in todo["backends"]:
+                    if backend == "jax" and not xla:
+                        continue  # Keras runs JAX op by op without jax.jit
                     row = {"workload": name, "backend": backend,
                            "dtype": dtype, "xla": xla}
                     results.append(measure_row(row, todo, args))

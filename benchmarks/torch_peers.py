@@ -236,6 +236,9 @@ def worker(spec):
     """Measure the PyTorch peer as `spec` says (its workload, dtype, xla
     and budget) and print the result, as `benchmarks.measure.worker` does
     for the Keras libraries."""
+    if spec["workload"] == "idle":  # the fixed cost: loaded, one op run
+        torch, _ = _require_torch()
+        return print_result({"sum": float(torch.ones(2).sum())})
     w = WORKLOADS[spec["workload"]]
     dtype, xla, budget = spec["dtype"], spec["xla"], spec["budget"]
     if w.kind == "generate":

@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import pytest
+import pytorch_process as pt
 
 from benchmarks import report
 from benchmarks import run
@@ -273,14 +274,20 @@ def test_rows_alternate_libraries_on_each_backend(monkeypatch, capsys,
               "zoo,zoo-untuned,zoo-before,keras-hub,pytorch", "--before",
               before, "--repeats", "2", "--json", str(output)])
     assert calls[0] == ({"workload": "peak", "budget": 5.0}, None)
-    done = [(spec["backend"], spec["library"]) for spec, _ in calls[1:]]
+    # Then each library's idle process (zoo-before has none), then rows.
+    assert [spec for spec, _ in calls[1:6]] == [
+        {"workload": "idle", "library": name} for name in
+        ("tensorflow", "zoo", "zoo-untuned", "keras-hub", "pytorch")]
+    done = [(spec["backend"], spec["library"]) for spec, _ in calls[6:]]
     on_tensorflow = ["zoo", "zoo-untuned", "zoo-before", "keras-hub",
                      "pytorch"]
     on_jax = ["zoo", "zoo-untuned", "keras-hub"]
     assert done == ([("tensorflow", name) for name in 2 * on_tensorflow]
                     + [("jax", name) for name in 2 * on_jax])
-    assert all(b == before for _, b in calls[1:])
+    assert all(b == before for _, b in calls[6:])
     saved = json.loads(output.read_text())
+    assert set(saved["idle"]) == {"tensorflow", "zoo", "zoo-untuned",
+                                  "keras-hub", "pytorch"}
     assert saved["before"]["path"] == before
     assert [r["backend"] for r in saved["results"]] == ["tensorflow", "jax"]
     assert "zoo-before" not in saved["results"][1]
@@ -288,3 +295,29 @@ def test_rows_alternate_libraries_on_each_backend(monkeypatch, capsys,
     out = capsys.readouterr().out
     assert "| gpt_nano | float32 | on | jax |" in out
     assert "| gpt_nano | tensorflow |" in out  # the best table
+
+
+def test_jax_rows_run_only_under_jit(monkeypatch, tmp_path):
+    monkeypatch.setattr(run.importlib.util, "find_spec", lambda name: object())
+    calls = []
+
+    def fake_worker(spec, timeout, module="benchmarks.run", before=None):
+        calls.append(spec)
+        return dict(PEAK) if spec["workload"] == "peak" else _side(1000.0)
+
+    monkeypatch.setattr(run, "run_worker", fake_worker)
+    run.main(["--only", "gpt_nano", "--dtypes", "float32", "--xla", "both",
+              "--backends", "tensorflow,jax", "--libraries", "zoo"])
+    assert [(spec["backend"], spec["xla"]) for spec in calls
+            if spec["workload"] == "gpt_nano"] == [
+        ("tensorflow", True), ("jax", True), ("tensorflow", False)]
+
+
+def test_idle_processes_load_their_library_and_run_one_op():
+    from benchmarks import measure
+
+    for library in ("tensorflow", "zoo", "keras-hub"):
+        assert measure.idle(library) == {"sum": 2.0}
+    pt.require()
+    result = run.run_worker({"workload": "idle", "library": "pytorch"}, 600)
+    assert result["sum"] == 2.0 and result["peak_memory_mb"] > 0

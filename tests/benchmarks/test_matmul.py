@@ -4,6 +4,7 @@ No speed is asserted; the workers run at a tiny budget on tiny sizes.
 """
 
 import pytest
+import pytorch_process as pt
 
 from benchmarks import matmul
 from benchmarks import workloads
@@ -70,9 +71,28 @@ def test_workers_time_every_product(monkeypatch):
     monkeypatch.setitem(workloads.WORKLOADS, "tiny", tiny)
     monkeypatch.setattr(matmul, "MAX_COPIES", 2)
     for library in ("xla", "tensorflow"):
-        seconds = matmul.worker(library, "tiny", budget=0.0)
-        assert len(seconds) == len(matmul.products(tiny)) == 12
-        assert all(s > 0 for s in seconds)
+        for dtype in matmul.DTYPES:
+            seconds = matmul.worker(library, "tiny", 0.0, dtype)
+            assert len(seconds) == len(matmul.products(tiny)) == 12
+            assert all(s > 0 for s in seconds)
+
+
+def test_bfloat16_operands_are_bfloat16(monkeypatch):
+    import tensorflow as tf
+
+    made = []
+    real_normal = tf.random.normal
+    monkeypatch.setattr(tf.random, "normal", lambda shape, dtype: made.append(
+        dtype) or real_normal(shape, dtype=dtype))
+    product = matmul.products(workloads.WORKLOADS["bert_base_infer"])[0]
+    matmul._tensorflow_call(product, False, "bfloat16")()
+    assert made and set(made) == {"bfloat16"}
+    pt.require()
+    assert pt.call(_pytorch_result_dtype, product) == "torch.bfloat16"
+
+
+def _pytorch_result_dtype(product):
+    return str(matmul._pytorch_call(product, "bfloat16")()[0].dtype)
 
 
 def test_bad_arguments_are_refused(monkeypatch, capsys):
@@ -81,7 +101,8 @@ def test_bad_arguments_are_refused(monkeypatch, capsys):
     for argv in (["--libraries", "xla"],
                  ["--workload", "generate_gpt_nano_b1"],
                  ["--workload", "bert_base", "--libraries", "xla,jax"],
-                 ["--workload", "bert_base", "--libraries", "xla,xla"]):
+                 ["--workload", "bert_base", "--libraries", "xla,xla"],
+                 ["--workload", "bert_base", "--dtype", "float16"]):
         with pytest.raises(SystemExit):
             matmul.main(argv)
     real_find_spec = matmul.importlib.util.find_spec

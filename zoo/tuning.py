@@ -87,19 +87,26 @@ def causal_attention(q, k, v, mask, dropout, training):
     """
     q, k, v = (ops.transpose(x, (0, 2, 1, 3)) for x in (q, k, v))  # (B, N, T, H)
     length = q.shape[2]
+    # Split, then concatenate each block's keys, rather than slice: without
+    # XLA, the gradient of each slice is a whole (B, N, T, H) of zeros.
+    boundaries = list(range(QUERY_BLOCK, length, QUERY_BLOCK))
+    q_blocks, k_blocks, v_blocks = (
+        ops.split(x, boundaries, axis=2) for x in (q, k, v))  # (B, N, t, H)
     outputs = []
-    for start in range(0, length, QUERY_BLOCK):
-        end = min(start + QUERY_BLOCK, length)
+    for i, q_block in enumerate(q_blocks):
+        start, end = i * QUERY_BLOCK, min((i + 1) * QUERY_BLOCK, length)
         # Queries start..end-1 see no key at or after `end`.
+        last = end == length
+        keys = k if last else ops.concatenate(k_blocks[:i + 1], axis=2)
+        values = v if last else ops.concatenate(v_blocks[:i + 1], axis=2)
         block_mask = None if mask is None else _mask_block(mask, start, end)
-        logits = ops.einsum("bnth,bnsh->bnts", q[:, :, start:end],
-                            k[:, :, :end])  # (B, N, t, s)
+        logits = ops.einsum("bnth,bnsh->bnts", q_block, keys)  # (B, N, t, end)
         logits = ops.cast(logits, "float32") / math.sqrt(q.shape[-1])
         if block_mask is not None:  # -1e9: exp() gives exactly 0
             logits = ops.where(block_mask, logits, -1e9)
         probs = ops.cast(ops.softmax(logits, axis=-1), v.dtype)
         probs = dropout(probs, training=training)
-        outputs.append(ops.einsum("bnts,bnsh->bnth", probs, v[:, :, :end]))
+        outputs.append(ops.einsum("bnts,bnsh->bnth", probs, values))
     output = ops.concatenate(outputs, axis=2)  # (B, N, T, H)
     return ops.transpose(output, (0, 2, 1, 3))  # (B, T, N, H)
 

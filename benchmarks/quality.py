@@ -72,6 +72,7 @@ The code: `quality_recipe.py` (the recipe's numbers and the windows),
 """
 
 import argparse
+import dataclasses
 import datetime
 import importlib.util
 import json
@@ -101,17 +102,47 @@ QUICK = dict(steps=40, eval_every=20, warmup_steps=2, validation_batches=2,
 # The report ---------------------------------------------------------------------
 
 
-def first_crossing(history, target):
-    """The first validation of `history` with loss <= `target`, or None."""
-    return next((h for h in history if h["loss"] <= target), None)
+@dataclasses.dataclass(frozen=True)
+class Goal:
+    """What a validation has to reach: its `key` at most the target (at
+    least, when `higher`); `short` names it in the table's header, `name`
+    in the verdict and the progress lines."""
+
+    key: str
+    short: str
+    name: str
+    higher: bool = False
+    digits: int = 4
+
+    def sign(self):
+        return ">=" if self.higher else "<="
+
+    def reached(self, value, target):
+        return value >= target if self.higher else value <= target
+
+    def best(self, history):
+        return (max if self.higher else min)(h[self.key] for h in history)
+
+    def describe(self, value):
+        """`validation loss 1.8860`."""
+        return f"{self.name} {value:.{self.digits}f}"
 
 
-def zoo_over_best_peer(results, target):
+LOSS = Goal("loss", "loss", "validation loss")
+
+
+def first_crossing(history, target, goal=LOSS):
+    """The first validation of `history` that reaches `target`, or None."""
+    return next((h for h in history if goal.reached(h[goal.key], target)),
+                None)
+
+
+def zoo_over_best_peer(results, target, goal=LOSS):
     """(best peer, zoo's time to `target` over the best peer's), or (None,
     None) when zoo or every peer failed or did not reach it."""
     times = {}
     for name, result in results.items():
-        crossing = first_crossing(result.get("history", []), target)
+        crossing = first_crossing(result.get("history", []), target, goal)
         if crossing:
             times[name] = crossing["seconds"]
     peers = [name for name in PEERS if name in times]
@@ -121,49 +152,115 @@ def zoo_over_best_peer(results, target):
     return best, times["zoo"] / times[best]
 
 
-def _row(name, result, target, zoo_crossing):
+def _row(name, result, target, zoo_crossing, goal):
     if "error" in result:
         error = result["error"].replace("|", "/")
         return f"| {name} | failed: {error} | - | - | - | - | - | - |"
-    crossing = first_crossing(result["history"], target)
+    history, digits = result["history"], goal.digits
+    crossing = first_crossing(history, target, goal)
     if crossing:
         reached, step = f"{crossing['seconds']:.1f} s", str(crossing["step"])
     else:
-        best = min(h["loss"] for h in result["history"])
-        reached, step = f"not reached (best {best:.4f})", "-"
+        reached = f"not reached (best {goal.best(history):.{digits}f})"
+        step = "-"
     ratio = (f"{zoo_crossing['seconds'] / crossing['seconds']:.2f}x"
              if name != "zoo" and crossing and zoo_crossing else "-")
     return (f"| {name} | {result['settings']} | {reached} | {step} | {ratio} "
-            f"| {result['final_loss']:.4f} | "
+            f"| {history[-1][goal.key]:.{digits}f} | "
             f"{result['steps_per_second']:.1f} | "
             f"{report.number(result['peak_memory_mb'])} |")
 
 
-def markdown(results, target):
+def markdown(results, target, goal=LOSS):
     """One row per library, then zoo over the best peer."""
     zoo = results.get("zoo", {})
     zoo_crossing = ("error" not in zoo
-                    and first_crossing(zoo.get("history", []), target))
+                    and first_crossing(zoo.get("history", []), target, goal))
+    reach = f"{goal.sign()} {target}"
     lines = [
-        f"| library | precision, compilation | time to loss <= {target} | "
-        "at step | zoo / this | final loss | steps/s | peak MB |",
+        f"| library | precision, compilation | time to {goal.short} {reach} "
+        f"| at step | zoo / this | final {goal.short} | steps/s | peak MB |",
         "|" + "---|" * 8,
-    ] + [_row(name, result, target, zoo_crossing)
+    ] + [_row(name, result, target, zoo_crossing, goal)
          for name, result in results.items()]
-    best, ratio = zoo_over_best_peer(results, target)
+    best, ratio = zoo_over_best_peer(results, target, goal)
     lines.append("")
     if ratio is not None:
         verdict = "met" if ratio <= GOAL else "not met"
-        lines.append(f"zoo / best peer ({best}), time to validation loss <= "
-                     f"{target}: {ratio:.2f}x (goal <= {GOAL:.2f}x: "
-                     f"{verdict}).")
+        lines.append(f"zoo / best peer ({best}), time to {goal.name} {reach}: "
+                     f"{ratio:.2f}x (goal <= {GOAL:.2f}x: {verdict}).")
     else:
         lines.append(f"zoo / best peer: no value (zoo or every peer did not "
-                     f"reach validation loss <= {target}).")
+                     f"reach {goal.name} {reach}).")
     return "\n".join(lines)
 
 
+def print_saved(path, target, goal=LOSS):
+    """--table: print the table of the --json file `path`, at `target` (or
+    at the file's own target when None)."""
+    with open(path) as f:
+        saved = json.load(f)
+    print(markdown(saved["results"],
+                   saved["target"] if target is None else target, goal))
+
+
+def run_each(specs, saved, args, module, goal=LOSS):
+    """Each spec's worker (`python -m module --worker SPEC`) in its own
+    process, one after the other; print its validations and keep its
+    result in `saved["results"]` (and in --json after each); then print
+    the table at `saved["target"]`."""
+    for spec in specs:
+        library = spec["library"]
+        result = run.run_worker(spec, args.timeout, module=module)
+        for h in result.get("history", []):
+            print(f"# {library} step {h['step']}: {h['seconds']:.1f} s, "
+                  f"{goal.describe(h[goal.key])}", flush=True)
+        if "error" in result:
+            print(f"# {library}: failed: {result['error']}", flush=True)
+        saved["results"][library] = result
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(saved, f, indent=1)
+    print()
+    print(markdown(saved["results"], saved["target"], goal))
+    return saved
+
+
+def machine_line():
+    """`# 2026-12-01, host: 2 cores, AMD EPYC ...`."""
+    return (f"# {datetime.date.today()}, {platform.node() or 'this machine'}: "
+            f"{os.cpu_count()} cores, {report.cpu_name()}")
+
+
+def timed(compare):
+    """Run `compare()` (which returns the saved results); print how long
+    it took."""
+    started = time.time()
+    saved = compare()
+    minutes, seconds = divmod(round(time.time() - started), 60)
+    print(f"\n{len(saved['results'])} libraries in {minutes} min {seconds} s.")
+    return saved
+
+
 # The command line -------------------------------------------------------------
+
+
+def shared_options(p, libraries, peer_xla, timeout=3600):
+    """The options `benchmarks.quality` and `benchmarks.quality_translate`
+    share: --quick, --libraries (default `libraries`), --seed, --target,
+    --peer_precision, --peer_xla (default `peer_xla`), --timeout (default
+    `timeout`), --json, --table, and the hidden --worker."""
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--libraries", metavar="L,..", default=",".join(libraries))
+    p.add_argument("--seed", metavar="N", type=int)
+    p.add_argument("--target", metavar="VALUE", type=float)
+    p.add_argument("--peer_precision", choices=("float32", "mixed_bfloat16"),
+                   default="float32")
+    p.add_argument("--peer_xla", choices=("on", "off"), default=peer_xla)
+    p.add_argument("--timeout", metavar="S", type=float, default=timeout)
+    p.add_argument("--json", metavar="FILE")
+    p.add_argument("--table", metavar="FILE")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
 
 
 def parser():
@@ -171,30 +268,43 @@ def parser():
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", metavar="PATH")
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--libraries", metavar="L,..", default=",".join(LIBRARIES))
-    for name in ("steps", "eval_every", "warmup_steps", "validation_batches",
-                 "seed"):
+    for name in ("steps", "eval_every", "warmup_steps", "validation_batches"):
         p.add_argument(f"--{name}", metavar="N", type=int)
-    p.add_argument("--target", metavar="LOSS", type=float)
-    p.add_argument("--peer_precision", choices=("float32", "mixed_bfloat16"),
-                   default="float32")
-    p.add_argument("--peer_xla", choices=("on", "off"), default="on")
     p.add_argument("--torch_compile", action="store_true")
-    p.add_argument("--timeout", metavar="S", type=float, default=3600)
-    p.add_argument("--json", metavar="FILE")
-    p.add_argument("--table", metavar="FILE")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
+    shared_options(p, LIBRARIES, peer_xla="on")
     return p
+
+
+def libraries_of(text, known, error):
+    """The libraries of --libraries `text`, each one of `known` and at
+    most once (`error` refuses others)."""
+    libraries = text.split(",")
+    if set(libraries) - set(known) or len(set(libraries)) < len(libraries):
+        error(f"--libraries takes {known}, each at most once; got {text!r}")
+    return libraries
+
+
+def numbers_of(args, defaults, error):
+    """`defaults` with what the arguments set, checked: --steps and
+    --eval_every positive, --eval_every dividing --steps, --warmup_steps
+    between 1 and --steps."""
+    numbers = dict(defaults)
+    numbers.update({key: getattr(args, key) for key in numbers
+                    if getattr(args, key) is not None})
+    if min(numbers["steps"], numbers["eval_every"]) < 1:
+        error("--steps and --eval_every must be positive")
+    if numbers["steps"] % numbers["eval_every"]:
+        error(f"--eval_every ({numbers['eval_every']}) must divide --steps "
+              f"({numbers['steps']})")
+    if not 0 < numbers["warmup_steps"] <= numbers["steps"]:
+        error("--warmup_steps must be between 1 and --steps")
+    return numbers
 
 
 def plan(args, error):
     """(libraries, the recipe's numbers, target) the arguments ask for,
     checked (`error` reports a refusal and exits)."""
-    libraries = args.libraries.split(",")
-    if set(libraries) - set(LIBRARIES) or len(set(libraries)) < len(libraries):
-        error(f"--libraries takes {LIBRARIES}, each at most once; got "
-              f"{args.libraries!r}")
+    libraries = libraries_of(args.libraries, LIBRARIES, error)
     missing = [package for package in ("torch", "transformers")
                if "pytorch" in libraries
                and importlib.util.find_spec(package) is None]
@@ -204,28 +314,25 @@ def plan(args, error):
     if not args.data or not os.path.isfile(args.data):
         error(f"--data must be a text file (Tiny Shakespeare's input.txt); "
               f"got {args.data!r}")
-    numbers = dict(QUICK if args.quick else FULL, seed=1337)  # nanoGPT's seed
-    numbers.update({key: getattr(args, key) for key in numbers
-                    if getattr(args, key) is not None})
-    if min(numbers["steps"], numbers["eval_every"],
-           numbers["validation_batches"]) < 1:
-        error("--steps, --eval_every and --validation_batches must be "
-              "positive")
-    if numbers["steps"] % numbers["eval_every"]:
-        error(f"--eval_every ({numbers['eval_every']}) must divide --steps "
-              f"({numbers['steps']})")
-    if not 0 < numbers["warmup_steps"] <= numbers["steps"]:
-        error("--warmup_steps must be between 1 and --steps")
+    numbers = numbers_of(args, dict(QUICK if args.quick else FULL,
+                                    seed=1337), error)  # nanoGPT's seed
+    if numbers["validation_batches"] < 1:
+        error("--validation_batches must be positive")
     target = numbers.pop("target")
     return libraries, numbers, target
 
 
+def peer_settings(library, args):
+    """(precision, xla) of `library`'s worker: "auto" for zoo (zoo.machine
+    decides), --peer_precision and --peer_xla for the others."""
+    if library == "zoo":
+        return "auto", "auto"
+    return args.peer_precision, args.peer_xla == "on"
+
+
 def spec_of(library, numbers, args):
     """The worker's spec: what `worker` needs, as JSON."""
-    if library == "zoo":  # zoo.machine decides
-        precision, xla = "auto", "auto"
-    else:
-        precision, xla = args.peer_precision, args.peer_xla == "on"
+    precision, xla = peer_settings(library, args)
     return dict(numbers, library=library, data=os.path.abspath(args.data),
                 precision=precision, xla=xla,
                 torch_compile=args.torch_compile)
@@ -235,29 +342,14 @@ def compare(libraries, numbers, target, args):
     """Each library in its own process, one after the other; print and
     return the results and the table."""
     data = load(dict(numbers, data=args.data))  # refuses too little text
-    print(f"# {datetime.date.today()}, {platform.node() or 'this machine'}: "
-          f"{os.cpu_count()} cores, {report.cpu_name()}", flush=True)
+    print(machine_line(), flush=True)
     print(f"# {args.data}: vocabulary {data['vocabulary_size']}, "
           f"{len(data['validation'])} validation windows; "
           f"{numbers['steps']} steps of {BATCH} x {CONTEXT}", flush=True)
     saved = dict(recipe=dict(numbers, batch=BATCH, context=CONTEXT, **MODEL),
                  target=target, results={})
-    for library in libraries:
-        result = run.run_worker(spec_of(library, numbers, args),
-                                args.timeout, module="benchmarks.quality")
-        for h in result.get("history", []):
-            print(f"# {library} step {h['step']}: {h['seconds']:.1f} s, "
-                  f"validation loss {h['loss']:.4f}", flush=True)
-        if "error" in result:
-            print(f"# {library}: failed: {result['error']}", flush=True)
-        saved["results"][library] = result
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(saved, f, indent=1)
-    table = markdown(saved["results"], target)
-    print()
-    print(table)
-    return saved
+    return run_each([spec_of(library, numbers, args) for library in libraries],
+                    saved, args, module="benchmarks.quality")
 
 
 def main(argv=None):
@@ -266,15 +358,8 @@ def main(argv=None):
     if args.worker:
         return quality_train.worker(json.loads(args.worker))
     if args.table:
-        with open(args.table) as f:
-            saved = json.load(f)
-        target = args.target if args.target is not None else saved["target"]
-        return print(markdown(saved["results"], target))
-    started = time.time()
-    saved = compare(*plan(args, p.error), args)
-    minutes, seconds = divmod(round(time.time() - started), 60)
-    print(f"\n{len(saved['results'])} libraries in {minutes} min {seconds} s.")
-    return saved
+        return print_saved(args.table, args.target)
+    return timed(lambda: compare(*plan(args, p.error), args))
 
 
 if __name__ == "__main__":

@@ -169,7 +169,7 @@ def keras_hub_task(vocabulary_size, spec):
     return model, optimizer, loss
 
 
-def keras_settings(spec):
+def keras_settings(spec, width=MODEL["hidden_dim"], fixed_shapes=True):
     """(precision, xla): zoo's from `zoo.machine` (setting the dtype
     policy), keras-hub's as given."""
     import keras
@@ -178,7 +178,8 @@ def keras_settings(spec):
     if spec["library"] == "zoo":  # as the recipe: auto, by the model's width
         from zoo import machine
 
-        choice = machine.use(precision, xla, width=MODEL["hidden_dim"])
+        choice = machine.use(precision, xla, fixed_shapes=fixed_shapes,
+                             width=width)
         return choice.precision, choice.xla
     keras.config.set_dtype_policy(precision)
     return precision, xla

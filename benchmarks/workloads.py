@@ -151,19 +151,29 @@ def zoo_model(w):
     return Seq2SeqLM(Transformer(**w.config))
 
 
-def _keras_hub_transformer(config):
-    """The encoder-decoder Transformer from keras-hub's layers."""
+def keras_hub_transformer(config):
+    """The encoder-decoder Transformer from keras-hub's layers: (B, S) and
+    (B, T) ids and padding masks to (B, T, V) logits, zoo's `Seq2SeqLM`
+    inputs. As zoo's `Transformer`: one tied embedding, N(0, 1/D) and
+    scaled by sqrt(D), plus sinusoids (interleaved sin and cos), dropout
+    on their sum; post-LN blocks with ReLU. keras-hub's blocks also drop
+    out the attention probabilities at `config["dropout"]`. The layers
+    are named (`embedding`, `position_encoding`, `encoder_layer_i`,
+    `decoder_layer_i`) for the cached greedy decoding of
+    `benchmarks.quality_translate_train`."""
     import keras
     import keras_hub
 
     d = config["hidden_dim"]
     embedding = keras_hub.layers.ReversibleEmbedding(
-        config["vocabulary_size"], d, tie_weights=True, name="embedding")
-    positions = keras_hub.layers.SinePositionEncoding()
+        config["vocabulary_size"], d, tie_weights=True,
+        embeddings_initializer=keras.initializers.RandomNormal(stddev=d**-0.5),
+        name="embedding")
+    positions = keras_hub.layers.SinePositionEncoding(name="position_encoding")
     dropout = keras.layers.Dropout(config["dropout"])
 
     def embed(ids):
-        x = embedding(ids) * math.sqrt(d)
+        x = embedding(ids) * math.sqrt(d)  # (B, L, D)
         return dropout(x + positions(x))
 
     def block_args():
@@ -176,16 +186,18 @@ def _keras_hub_transformer(config):
         for name in ("encoder_token_ids", "encoder_padding_mask",
                      "decoder_token_ids", "decoder_padding_mask")
     }
-    x = embed(inputs["encoder_token_ids"])
-    for _ in range(config["num_layers"]):
-        x = keras_hub.layers.TransformerEncoder(**block_args())(
+    x = embed(inputs["encoder_token_ids"])  # (B, S, D)
+    for i in range(config["num_layers"]):
+        x = keras_hub.layers.TransformerEncoder(
+            **block_args(), name=f"encoder_layer_{i}")(
             x, padding_mask=inputs["encoder_padding_mask"])
-    y = embed(inputs["decoder_token_ids"])
-    for _ in range(config["num_layers"]):
-        y = keras_hub.layers.TransformerDecoder(**block_args())(
+    y = embed(inputs["decoder_token_ids"])  # (B, T, D)
+    for i in range(config["num_layers"]):
+        y = keras_hub.layers.TransformerDecoder(
+            **block_args(), name=f"decoder_layer_{i}")(
             y, x, decoder_padding_mask=inputs["decoder_padding_mask"],
             encoder_padding_mask=inputs["encoder_padding_mask"])
-    logits = embedding(y, reverse=True)
+    logits = embedding(y, reverse=True)  # (B, T, V)
     return keras.Model(inputs, logits)
 
 
@@ -201,7 +213,7 @@ def keras_hub_model(w):
         backbone = keras_hub.models.BertBackbone(**c)
         return keras_hub.models.BertTextClassifier(
             backbone, num_classes=2, preprocessor=None, dropout=0.1)
-    return _keras_hub_transformer(c)
+    return keras_hub_transformer(c)
 
 
 def random_batch(w):

@@ -1,5 +1,7 @@
+import keras
 import numpy as np
 import pytest
+from harness import gradients
 
 from zoo.tasks import SparseCrossEntropy
 
@@ -19,6 +21,24 @@ def test_is_label_smoothed_cross_entropy():
     expected = 0.9 * nll + 0.1 * -log_p.mean(-1)
     loss = SparseCrossEntropy(label_smoothing=0.1)(labels, logits)
     np.testing.assert_allclose(float(loss), expected.mean(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("label_shape", ["(B, T)", "(B, T, 1)"])
+def test_gradient_is_softmax_less_the_smoothed_target(label_shape):
+    """d loss / d z = (softmax(z) - q) / positions, q the smoothed target
+    (1 - ε on the label, plus ε / K on every class): the fused softmax
+    cross entropy and the logsumexp give the textbook gradient."""
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((2, 3, 7)).astype("float32")
+    labels = rng.integers(0, 7, (2, 3))
+    variable = keras.Variable(logits)
+    loss_fn = SparseCrossEntropy(label_smoothing=0.1)
+    given = labels[..., None] if label_shape == "(B, T, 1)" else labels
+    (grad,) = gradients(lambda: loss_fn(given, variable), [variable])
+    target = 0.9 * np.eye(7)[labels] + 0.1 / 7
+    expected = (np.exp(_log_softmax(logits)) - target) / labels.size
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(grad), expected,
+                               atol=1e-6)
 
 
 def test_weights_average_over_real_tokens_only():

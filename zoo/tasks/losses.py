@@ -52,19 +52,29 @@ class SparseCrossEntropy(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         """Per-position loss, shaped like `y_true`, in float32."""
-        y_pred = ops.cast(y_pred, "float32")
-        if self.from_logits:
-            log_probs = ops.log_softmax(y_pred, axis=-1)  # (..., K)
-        else:
-            log_probs = ops.log(ops.clip(y_pred, 1e-7, 1.0))
+        y_pred = ops.cast(y_pred, "float32")  # (..., K)
         labels = ops.cast(y_true, "int32")
-        if len(labels.shape) == len(log_probs.shape):  # (..., 1) labels
+        if len(labels.shape) == len(y_pred.shape):  # (..., 1) labels
             labels = ops.squeeze(labels, axis=-1)
-        nll = -ops.take_along_axis(log_probs, labels[..., None], axis=-1)
-        nll = ops.squeeze(nll, axis=-1)  # (...)
-        if not self.label_smoothing:
-            return nll
-        smooth = -ops.mean(log_probs, axis=-1)  # (...)
+        if self.from_logits:
+            # -log p[y] = logsumexp(z) - z[y], by the backend's fused
+            # softmax cross entropy: picking p[y] out of (..., K) log
+            # probabilities has a gradient that scatters into all of them,
+            # 15% of a translation model's step on TensorFlow.
+            nll = ops.sparse_categorical_crossentropy(
+                labels, y_pred, from_logits=True)  # (...)
+            if not self.label_smoothing:
+                return nll
+            # mean_k(-log p[k]) = logsumexp(z) - mean_k(z)
+            smooth = (ops.logsumexp(y_pred, axis=-1)
+                      - ops.mean(y_pred, axis=-1))  # (...)
+        else:
+            log_probs = ops.log(ops.clip(y_pred, 1e-7, 1.0))  # (..., K)
+            nll = -ops.take_along_axis(log_probs, labels[..., None], axis=-1)
+            nll = ops.squeeze(nll, axis=-1)  # (...)
+            if not self.label_smoothing:
+                return nll
+            smooth = -ops.mean(log_probs, axis=-1)  # (...)
         return (1.0 - self.label_smoothing) * nll + self.label_smoothing * smooth
 
     def __call__(self, y_true, y_pred, sample_weight=None):

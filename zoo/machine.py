@@ -20,8 +20,9 @@ docs/benchmarks.md, "What auto chooses"):
 - TensorFlow on a CPU with bfloat16 units: a model at least
   `BFLOAT16_FROM_WIDTH` wide in `mixed_bfloat16` without XLA; a narrower
   one (or one of unknown width) in float32 with XLA. Measured.
-- TensorFlow on a CPU without them: float32 with XLA. Measured on this
-  machine's float32 rows, where XLA was the faster.
+- TensorFlow on a CPU without them: float32 with XLA. Measured on the
+  float32 rows of a CPU with them and of one without (an AVX2 EPYC),
+  where XLA was the faster on every row.
 - On TensorFlow, batches of many shapes turn XLA off.
 - JAX on a CPU: float32 under `jax.jit` (Keras runs JAX op by op without
   it, for any shape).

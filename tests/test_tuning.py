@@ -113,3 +113,46 @@ def test_step_logits_are_e_h_transposed_outside_xla_only(tuned, monkeypatch):
                           jit_compile=jit_compile)(hidden)
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
     assert taken == [1]  # without XLA only
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_written_out_gelu_and_layer_norm_match_keras(dtype):
+    """GELU and LayerNorm with their derivatives written out: Keras's
+    values and gradients (float32 to rounding, bfloat16 to its 8 bits)."""
+    from zoo.blocks import LayerNormalization
+    from zoo.blocks.feed_forward import gelu_approximate
+
+    # Far into both tails of GELU, where t = tanh(.) is near -1 and 1.
+    x = keras.ops.convert_to_tensor(
+        random_floats((3, 7, 16)) * np.linspace(0.1, 8, 16), dtype=dtype)
+    weights = keras.ops.convert_to_tensor(random_floats((3, 7, 16)), dtype)
+    norm = LayerNormalization(epsilon=1e-5, dtype=dtype)
+    norm.build(x.shape)
+    norm.gamma.assign(random_floats((16,)) + 1)
+    norm.beta.assign(random_floats((16,)))
+    results = []
+    for setting in ("off", "on"):
+        old = tuning.set_tuning(setting)
+        try:
+            def loss():
+                y = norm(gelu_approximate(x_var.value) * 3)
+                return keras.ops.sum(keras.ops.cast(y * weights, "float32"))
+
+            x_var = keras.Variable(x, dtype=dtype, trainable=True)
+            out = norm(gelu_approximate(x))
+            grads = gradients(loss, [x_var, norm.gamma, norm.beta])
+        finally:
+            tuning.set_tuning(old)
+        results.append([keras.ops.convert_to_numpy(
+            keras.ops.cast(t, "float32")) for t in [out, *grads]])
+    tolerance = 1e-5 if dtype == "float32" else 2e-2
+    for plain, written_out in zip(*results):
+        scale = np.abs(plain).max()
+        np.testing.assert_allclose(written_out, plain, rtol=tolerance,
+                                   atol=tolerance * scale)
+
+
+def test_gelu_and_layer_norm_are_written_out_on_tensorflow_only(tuned):
+    tensorflow = keras.backend.backend() == "tensorflow"
+    assert tuning.active("gelu") == tensorflow
+    assert tuning.active("layer_norm") == tensorflow

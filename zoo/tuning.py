@@ -1,10 +1,11 @@
-"""Faster formulations for one backend and CPU, behind one switch.
+"""Faster or leaner formulations for one backend and CPU, behind one switch.
 
 The zoo's blocks are written the plain way first: attention is
 `keras.ops.dot_product_attention` (or, while attention dropout is active,
 the same `softmax(Q K^T / sqrt(d_k)) V` written out, to drop out the
-probabilities), dropout is `keras.layers.Dropout`. Three things ran faster
-written differently on TensorFlow on the CPU, and live here instead:
+probabilities), dropout is `keras.layers.Dropout`, GELU and LayerNorm are
+Keras's. These ran faster, or in less memory, written differently on
+TensorFlow on the CPU, and live here instead:
 
 - **Causal attention by query blocks.** A causal self attention longer
   than `QUERY_BLOCK` takes its queries a block at a time and multiplies
@@ -14,6 +15,12 @@ written differently on TensorFlow on the CPU, and live here instead:
   embedding E (V, D) by the hidden states of one decoding step, h (B, D),
   faster in that order (a thin matrix product) than h Eᵀ; under XLA the
   plain h Eᵀ is the faster one, and stays.
+- **GELU and LayerNorm with their derivatives written out.** Left to
+  automatic differentiation, TensorFlow keeps every intermediate of the
+  forward pass for the backward one: the tanh GELU's x³, its argument,
+  the tanh and 1 + tanh, each (B, T, F), and LayerNorm's float32 copies.
+  Written out, GELU keeps x and tanh(·) and LayerNorm keeps x̂ and 1/σ.
+  Less memory, the same numbers.
 - **Dropout with a named random algorithm.** `keras.layers.Dropout` draws
   its mask with TensorFlow's default stateless algorithm, which XLA on the
   CPU generates very slowly; this draws it with Threefry while TensorFlow
@@ -51,14 +58,15 @@ def set_tuning(value):
 
 
 def active(formulation="attention"):
-    """Whether the blocks take `formulation` ("attention", "dropout" or
-    "logits") from this module. Dropout's and the logits' are TensorFlow's
-    alone, on any setting; the logits' applies only outside XLA."""
+    """Whether the blocks take `formulation` ("attention", "dropout",
+    "logits", "gelu" or "layer_norm") from this module. All but the
+    attention's are TensorFlow's alone, on any setting; the logits' applies
+    only outside XLA."""
     if _setting not in CHOICES:
         raise ValueError(
             f"ZOO_TUNING must be one of {CHOICES}; got {_setting!r}.")
     tensorflow = keras.backend.backend() == "tensorflow"
-    if formulation in ("dropout", "logits") and not tensorflow:
+    if formulation != "attention" and not tensorflow:
         return False
     if formulation == "logits" and compat.compiling_for_xla():
         return False
@@ -109,6 +117,69 @@ def causal_attention(q, k, v, mask, dropout, training):
         outputs.append(ops.einsum("bnts,bnsh->bnth", probs, values))
     output = ops.concatenate(outputs, axis=2)  # (B, N, T, H)
     return ops.transpose(output, (0, 2, 1, 3))  # (B, T, N, H)
+
+
+SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+GELU_CUBIC = 0.044715
+
+
+def gelu_approximate(x):
+    """GELU with the tanh approximation and its derivative written out:
+
+        GELU(x)  = ½ x (1 + t),   t = tanh(√(2/π) (x + 0.044715 x³))
+        GELU'(x) = ½ (1 + t) + ½ x (1 − t²) √(2/π) (1 + 3 · 0.044715 x²)
+
+    The backward pass keeps x and t, each the shape of x.
+    """
+
+    @ops.custom_gradient
+    def gelu(x):
+        t = ops.tanh(SQRT_2_OVER_PI * x * (1 + GELU_CUBIC * x * x))
+        y = 0.5 * x * (1 + t)
+
+        def grad(upstream):
+            slope = SQRT_2_OVER_PI * (1 + 3 * GELU_CUBIC * x * x)
+            return upstream * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * slope)
+
+        return y, grad
+
+    return gelu(x)
+
+
+def layer_normalization(x, gamma, beta, epsilon):
+    """LayerNorm over the last axis, in float32, its gradient written out:
+
+        x̂ = (x − μ) / σ,  σ = √(var(x) + ε),  y = γ x̂ + β
+        ∂L/∂x = (g − mean(g) − x̂ mean(g x̂)) / σ,  g = γ ∂L/∂y
+        ∂L/∂γ = Σ ∂L/∂y x̂,  ∂L/∂β = Σ ∂L/∂y  (sums over all but the last axis)
+
+    x (..., D) in any float dtype, gamma and beta (D,) float32; returns
+    y in x's dtype. The backward pass keeps x̂ (float32) and 1/σ (..., 1).
+    """
+    batch_axes = tuple(range(len(x.shape) - 1))
+
+    @ops.custom_gradient
+    def norm(x, gamma, beta):
+        x32 = ops.cast(x, "float32")
+        centred = x32 - ops.mean(x32, axis=-1, keepdims=True)  # (..., D)
+        variance = ops.mean(centred * centred, axis=-1, keepdims=True)
+        inverse = ops.rsqrt(variance + epsilon)  # 1/σ, (..., 1)
+        x_hat = centred * inverse  # (..., D)
+        y = ops.cast(x_hat * gamma + beta, x.dtype)
+
+        def grad(upstream):
+            upstream = ops.cast(upstream, "float32")
+            g = upstream * gamma  # (..., D)
+            dx = inverse * (g - ops.mean(g, axis=-1, keepdims=True)
+                            - x_hat * ops.mean(g * x_hat, axis=-1,
+                                               keepdims=True))
+            return (ops.cast(dx, x.dtype),
+                    ops.sum(upstream * x_hat, axis=batch_axes),  # (D,)
+                    ops.sum(upstream, axis=batch_axes))  # (D,)
+
+        return y, grad
+
+    return norm(x, gamma, beta)
 
 
 def _mask_block(mask, start, end):

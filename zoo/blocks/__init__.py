@@ -9,6 +9,7 @@ from zoo.blocks.feed_forward import FeedForward
 from zoo.blocks.masks import causal_attention_mask
 from zoo.blocks.masks import merge_masks
 from zoo.blocks.masks import padding_attention_mask
+from zoo.blocks.normalization import LayerNormalization
 from zoo.blocks.transformer import DecoderBlock
 from zoo.blocks.transformer import EncoderBlock
 
@@ -17,6 +18,7 @@ __all__ = [
     "Dropout",
     "EncoderBlock",
     "FeedForward",
+    "LayerNormalization",
     "LearnedPositionEmbedding",
     "MultiHeadAttention",
     "SinusoidalPositionEncoding",

@@ -7,12 +7,16 @@ Shapes: B batch, T length, D hidden_dim, F intermediate_dim.
 
 import keras
 
+from zoo import tuning
 from zoo.blocks import trace
 from zoo.blocks.attention import clone_initializer
 
 
 def gelu_approximate(x):
-    """GELU with the tanh approximation, as in the original BERT and GPT-2."""
+    """GELU with the tanh approximation, as in the original BERT and GPT-2
+    (with `zoo.tuning` active, its derivative written out: less memory)."""
+    if tuning.active("gelu"):
+        return tuning.gelu_approximate(x)
     return keras.activations.gelu(x, approximate=True)
 
 

@@ -24,6 +24,7 @@ from zoo.blocks.dropout import Dropout
 from zoo.blocks.feed_forward import FeedForward
 from zoo.blocks.masks import causal_attention_mask
 from zoo.blocks.masks import merge_masks
+from zoo.blocks.normalization import LayerNormalization
 from zoo.blocks.masks import padding_attention_mask
 
 
@@ -75,7 +76,7 @@ class _Block(keras.layers.Layer):
         return attention
 
     def _norm(self, inputs_shape, name):
-        norm = keras.layers.LayerNormalization(
+        norm = LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
         )
         norm.build(inputs_shape)

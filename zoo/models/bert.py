@@ -8,6 +8,7 @@ from zoo.blocks import LearnedPositionEmbedding
 from zoo.blocks import TokenEmbedding
 from zoo.blocks import trace
 from zoo.blocks.dropout import Dropout
+from zoo.blocks.normalization import LayerNormalization
 from zoo.models.backbone import Backbone
 from zoo.models.checks import check_token_inputs
 
@@ -107,7 +108,7 @@ class BertEncoder(Backbone):
             num_segments, hidden_dim, embeddings_initializer=initializer(),
             dtype=dtype, name="segment_embedding",
         )
-        self.embeddings_layer_norm = keras.layers.LayerNormalization(
+        self.embeddings_layer_norm = LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=dtype, name="embeddings_layer_norm")
         self.embeddings_dropout = Dropout(dropout, dtype=dtype,
                                           name="embeddings_dropout")

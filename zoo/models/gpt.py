@@ -8,6 +8,7 @@ from zoo.blocks import LearnedPositionEmbedding
 from zoo.blocks import TokenEmbedding
 from zoo.blocks import trace
 from zoo.blocks.dropout import Dropout
+from zoo.blocks.normalization import LayerNormalization
 from zoo.models.backbone import Backbone
 from zoo.models.checks import check_cache_length
 from zoo.models.checks import check_decoding_inputs
@@ -111,7 +112,7 @@ class GPTDecoder(Backbone):
             )
             for i in range(num_layers)
         ]
-        self.layer_norm = keras.layers.LayerNormalization(
+        self.layer_norm = LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=dtype, name="layer_norm"
         )
         self.build()

@@ -9,6 +9,7 @@ from zoo.blocks import SinusoidalPositionEncoding
 from zoo.blocks import TokenEmbedding
 from zoo.blocks import trace
 from zoo.blocks.dropout import Dropout
+from zoo.blocks.normalization import LayerNormalization
 from zoo.models.backbone import Backbone
 from zoo.models.checks import check_cache_length
 from zoo.models.checks import check_decoding_inputs
@@ -127,7 +128,7 @@ class Transformer(Backbone):
         self.encoder_norm = self.decoder_norm = None
         if norm_first:  # a pre-LN stack ends with a LayerNorm
             self.encoder_norm, self.decoder_norm = (
-                keras.layers.LayerNormalization(
+                LayerNormalization(
                     epsilon=layer_norm_epsilon, dtype=dtype, name=name)
                 for name in ("encoder_norm", "decoder_norm"))
         self.build()

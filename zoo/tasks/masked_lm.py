@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 from zoo.blocks.feed_forward import ACTIVATIONS
+from zoo.blocks.normalization import LayerNormalization
 from zoo.models.checks import check_positions
 from zoo.tasks.losses import SparseCrossEntropy
 from zoo.tasks.task import Task
@@ -49,7 +50,7 @@ class MaskedLM(Task):
             hidden_dim, activation=ACTIVATIONS[backbone.activation],
             kernel_initializer=initializer, dtype=policy, name="mlm_transform",
         )
-        self.transform_norm = keras.layers.LayerNormalization(
+        self.transform_norm = LayerNormalization(
             epsilon=backbone.layer_norm_epsilon, dtype=policy,
             name="mlm_transform_norm",
         )

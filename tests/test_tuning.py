@@ -156,3 +156,20 @@ def test_gelu_and_layer_norm_are_written_out_on_tensorflow_only(tuned):
     tensorflow = keras.backend.backend() == "tensorflow"
     assert tuning.active("gelu") == tensorflow
     assert tuning.active("layer_norm") == tensorflow
+
+
+@pytest.mark.tensorflow
+def test_gelu_and_layer_norm_are_written_out_outside_xla_only(tuned):
+    import tensorflow as tf
+
+    seen = []
+
+    def probe(x):
+        seen.append([tuning.active(f) for f in ("gelu", "layer_norm")])
+        return x
+
+    tf.function(probe)(tf.ones(1))
+    tf.function(probe, jit_compile=True)(tf.ones(1))
+    assert seen == [[True, True], [False, False]]
+    with pytest.raises(ValueError, match="layer_norm"):
+        tuning.active("layernorm")

@@ -20,7 +20,8 @@ TensorFlow on the CPU, and live here instead:
   forward pass for the backward one: the tanh GELU's x³, its argument,
   the tanh and 1 + tanh, each (B, T, F), and LayerNorm's float32 copies.
   Written out, GELU keeps x and tanh(·) and LayerNorm keeps x̂ and 1/σ.
-  Less memory, the same numbers.
+  Less memory, the same numbers. Outside XLA only: XLA already chooses
+  what to keep, and the written-out gradients made its steps slower.
 - **Dropout with a named random algorithm.** `keras.layers.Dropout` draws
   its mask with TensorFlow's default stateless algorithm, which XLA on the
   CPU generates very slowly; this draws it with Threefry while TensorFlow
@@ -45,6 +46,8 @@ from zoo import compat
 
 QUERY_BLOCK = 128  # queries per block of causal attention
 CHOICES = ("auto", "on", "off")
+FORMULATIONS = ("attention", "dropout", "logits", "gelu", "layer_norm")
+OUTSIDE_XLA = ("logits", "gelu", "layer_norm")  # under XLA, the plain path
 _setting = os.environ.get("ZOO_TUNING", "auto")
 
 
@@ -60,15 +63,18 @@ def set_tuning(value):
 def active(formulation="attention"):
     """Whether the blocks take `formulation` ("attention", "dropout",
     "logits", "gelu" or "layer_norm") from this module. All but the
-    attention's are TensorFlow's alone, on any setting; the logits' applies
-    only outside XLA."""
+    attention's are TensorFlow's alone, on any setting; the logits', GELU's
+    and LayerNorm's apply only outside XLA."""
     if _setting not in CHOICES:
         raise ValueError(
             f"ZOO_TUNING must be one of {CHOICES}; got {_setting!r}.")
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"No formulation {formulation!r}; zoo.tuning has "
+                         f"{FORMULATIONS}.")
     tensorflow = keras.backend.backend() == "tensorflow"
     if formulation != "attention" and not tensorflow:
         return False
-    if formulation == "logits" and compat.compiling_for_xla():
+    if formulation in OUTSIDE_XLA and compat.compiling_for_xla():
         return False
     return tensorflow if _setting == "auto" else _setting == "on"
 

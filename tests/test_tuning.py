@@ -173,3 +173,15 @@ def test_gelu_and_layer_norm_are_written_out_outside_xla_only(tuned):
     assert seen == [[True, True], [False, False]]
     with pytest.raises(ValueError, match="layer_norm"):
         tuning.active("layernorm")
+
+
+def test_layer_norm_over_other_axes_takes_the_plain_path(tuned):
+    from zoo.blocks import LayerNormalization
+
+    x = random_floats((2, 3, 4))
+    for axis in (1, [1, 2]):
+        zoo_norm = LayerNormalization(axis=axis)
+        keras_norm = keras.layers.LayerNormalization(axis=axis)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(zoo_norm(x)),
+            keras.ops.convert_to_numpy(keras_norm(x)), rtol=1e-6, atol=1e-6)

@@ -20,10 +20,8 @@ class LayerNormalization(keras.layers.LayerNormalization):
     leaner gradient. `(..., D) -> same`."""
 
     def call(self, inputs):
-        axes = self.axis if isinstance(self.axis, (list, tuple)) else [
-            self.axis]
-        last_axis_only = [a % len(inputs.shape) for a in axes] == [
-            len(inputs.shape) - 1]
+        rank = len(inputs.shape)
+        last_axis_only = [a % rank for a in self.axis] == [rank - 1]  # built
         if (not tuning.active("layer_norm") or not last_axis_only
                 or not (self.center and self.scale) or self.rms_scaling):
             return super().call(inputs)

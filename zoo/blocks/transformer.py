@@ -24,8 +24,8 @@ from zoo.blocks.dropout import Dropout
 from zoo.blocks.feed_forward import FeedForward
 from zoo.blocks.masks import causal_attention_mask
 from zoo.blocks.masks import merge_masks
-from zoo.blocks.normalization import LayerNormalization
 from zoo.blocks.masks import padding_attention_mask
+from zoo.blocks.normalization import LayerNormalization
 
 
 class _Block(keras.layers.Layer):

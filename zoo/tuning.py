@@ -20,8 +20,8 @@ TensorFlow on the CPU, and live here instead:
   forward pass for the backward one: the tanh GELU's x³, its argument,
   the tanh and 1 + tanh, each (B, T, F), and LayerNorm's float32 copies.
   Written out, GELU keeps x and tanh(·) and LayerNorm keeps x̂ and 1/σ.
-  Less memory, the same math (the rounding differs). Outside XLA only: XLA already chooses
-  what to keep, and the written-out gradients made its steps slower.
+  Less memory, the same math (the rounding differs). Outside XLA only:
+  XLA already chooses what to keep, and these made its steps slower.
 - **Dropout with a named random algorithm.** `keras.layers.Dropout` draws
   its mask with TensorFlow's default stateless algorithm, which XLA on the
   CPU generates very slowly; this draws it with Threefry while TensorFlow
